@@ -1,0 +1,125 @@
+"""Records Rapport itself publishes, each on its own named topic.
+
+Same compatibility rule as the inbound contract: consumers ignore unknown fields,
+producers only add optional fields within a major version.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.events import SCHEMA_VERSION
+
+Encoding = Literal["utf-8", "base64"]
+
+
+class Published(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    schema_version: str = SCHEMA_VERSION
+
+
+class DeadLetter(Published):
+    """An input Rapport refused: the original bytes, why, and where it came from."""
+
+    reason: str = Field(description="Specific, with the field path: 'order.amount: ...'")
+    reason_code: str = Field(description="Stable machine-readable class of the reason")
+    payload: str = Field(description="The original value bytes, as text or base64")
+    payload_encoding: Encoding
+    key: str | None = None
+    topic: str
+    partition: int
+    offset: int
+    dead_lettered_at: AwareDatetime
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        raw: bytes,
+        key: bytes | None,
+        reason: str,
+        reason_code: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        now: datetime,
+    ) -> DeadLetter:
+        payload, encoding = encode_bytes(raw)
+        key_text = None if key is None else encode_bytes(key)[0]
+        return cls(
+            reason=reason, reason_code=reason_code, payload=payload, payload_encoding=encoding,
+            key=key_text, topic=topic, partition=partition, offset=offset, dead_lettered_at=now,
+        )
+
+    def original_bytes(self) -> bytes:
+        if self.payload_encoding == "base64":
+            return base64.b64decode(self.payload)
+        return self.payload.encode()
+
+
+def encode_bytes(raw: bytes) -> tuple[str, Encoding]:
+    """UTF-8 text when it decodes, base64 otherwise.
+
+    >>> encode_bytes(b"ok"), encode_bytes(b"\\xff")
+    (('ok', 'utf-8'), ('/w==', 'base64'))
+    """
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
+
+
+class FeatureSnapshot(Published):
+    customer_id: str
+    as_of: AwareDatetime
+    features: dict[str, float | int | str | None]
+
+
+class Insight(Published):
+    """One model output about one customer at one event time."""
+
+    insight_id: str = Field(description="Stable: event_id + model, the idempotency key")
+    customer_id: str
+    event_id: str
+    model: str
+    model_version: int
+    prediction: str | float | int
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    explanation: dict[str, Any] = {}
+    occurred_at: AwareDatetime
+    produced_at: AwareDatetime
+
+
+class ReplyRequest(Published):
+    request_id: str = Field(description="The inbound message's event_id: one draft per message")
+    customer_id: str
+    conversation_id: str
+    message_event_id: str
+    text: str
+    channel: str
+    intent: str | None = None
+    kind: Literal["reply", "engagement"] = "reply"
+    occurred_at: AwareDatetime
+
+
+class DraftedReply(Published):
+    draft_id: str
+    request_id: str
+    customer_id: str
+    conversation_id: str
+    text: str
+    model: str
+    prompt_version: str
+    latency_ms: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated_cost_usd: float = 0.0
+    flags: list[str] = []
+    fallback: bool = False
+    pending_review: Literal[True] = True
+    created_at: AwareDatetime

@@ -1,0 +1,100 @@
+"""``rapport stack up | down | status``: the three local services as one unit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlparse
+
+from streams.errors import ConfigError, StackError
+from streams.settings import Settings
+from streams.stack.kafka import KafkaNode
+from streams.stack.llm import LlmServer
+from streams.stack.redis import RedisNode
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    def start(self) -> bool: ...
+    def stop(self) -> bool: ...
+    def reported_version(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    ok: bool
+    detail: str
+    owned: bool
+
+
+def _host_port(url: str, setting: str, default_port: int) -> tuple[str, int]:
+    parsed = urlparse(url if "//" in url else f"//{url}")
+    if not parsed.hostname:
+        msg = f"{setting}={url!r} has no host"
+        raise ConfigError(msg)
+    try:
+        return parsed.hostname, parsed.port or default_port
+    except ValueError as exc:
+        msg = f"{setting}={url!r}: {exc}"
+        raise ConfigError(msg) from exc
+
+
+def services(settings: Settings, *, with_llm: bool = True) -> dict[str, Service]:
+    stack_dir = (settings.data_dir / "stack").resolve()
+    first_broker = settings.kafka_bootstrap_servers.split(",")[0]
+    k_host, k_port = _host_port(first_broker, "RAPPORT_KAFKA_BOOTSTRAP_SERVERS", 9092)
+    r_host, r_port = _host_port(settings.redis_url.get_secret_value(), "RAPPORT_REDIS_URL", 6379)
+    found: dict[str, Service] = {
+        "kafka": KafkaNode(stack_dir, k_host, k_port, k_port + 1),
+        "redis": RedisNode(stack_dir, r_host, r_port),
+    }
+    if with_llm:
+        l_host, l_port = _host_port(settings.llm_base_url, "RAPPORT_LLM_BASE_URL", 80)
+        found["llm"] = LlmServer(stack_dir, l_host, l_port, settings.llm_model)
+    return found
+
+
+def up(settings: Settings, *, with_llm: bool = True) -> list[str]:
+    """Start what is not running; returns the names of the services this call started."""
+    started = []
+    for name, service in services(settings, with_llm=with_llm).items():
+        if service.start():
+            started.append(name)
+            log.info("%s started", name)
+        else:
+            log.info("%s already running", name)
+    return started
+
+
+def down(settings: Settings, only: list[str] | None = None) -> list[str]:
+    """Stop the services ``up`` started (never a process it did not start)."""
+    stopped = []
+    for name, service in reversed(services(settings).items()):
+        if (only is None or name in only) and service.stop():
+            stopped.append(name)
+    return stopped
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    rows = []
+    for name, service in services(settings).items():
+        owned = bool(getattr(service, "process").running())  # noqa: B009
+        try:
+            rows.append(ServiceStatus(name, True, service.reported_version(), owned))
+        except StackError as exc:
+            rows.append(ServiceStatus(name, False, str(exc), owned))
+    rows.append(_chdb_status())
+    return rows
+
+
+def _chdb_status() -> ServiceStatus:
+    try:
+        import chdb  # noqa: PLC0415
+
+        version = chdb.query("SELECT version()", "CSV").bytes().decode().strip().strip('"')
+        return ServiceStatus("clickhouse (chDB)", True, f"engine {version}, in-process", False)
+    except Exception as exc:  # noqa: BLE001 - report any engine failure as a status row
+        return ServiceStatus("clickhouse (chDB)", False, f"chDB failed: {exc}", False)

