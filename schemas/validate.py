@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,6 +58,13 @@ def check(raw: bytes | None, key: bytes | None, now: datetime, limits: Limits) -
         event = parse_event(raw)
     except ValidationError as exc:
         return _rejection(exc.errors(include_url=False))
+    try:
+        event.occurred_at.astimezone(UTC)
+    except OverflowError:
+        return Rejection(
+            "out_of_range",
+            f"{event.type}.occurred_at: {event.occurred_at.isoformat()} is outside the UTC range",
+        )
     skew = event.occurred_at - now
     if skew > timedelta(seconds=limits.max_future_skew_s):
         return Rejection(
@@ -127,10 +134,15 @@ def _rejection(errors: list[ErrorDetails]) -> Rejection:
     code = _CODES.get(etype) or ("wrong_type" if etype.endswith("_type") else etype)
     parts = []
     for err in errors[:3]:
-        path = ".".join(str(p) for p in err["loc"]) or "payload"
+        path = ".".join(str(p) for p in err["loc"]) or _root(err["type"])
         parts.append(f"{path}: {err['msg']}{_shown(err.get('input'), err['type'])}")
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     return Rejection(code, "; ".join(parts) + more)
+
+
+def _root(etype: str) -> str:
+    """Where a payload-level error lies: the discriminator for tag errors, else the payload."""
+    return "type" if etype.startswith("union_tag") else "payload"
 
 
 def _shown(value: Any, etype: str) -> str:

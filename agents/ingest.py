@@ -1,0 +1,122 @@
+"""The ingest agent: raw bytes in; valid, de-duplicated events out, keyed by customer.
+
+Every record ends in exactly one of: forwarded to ``events``, dropped as a duplicate
+(counted), or dead-lettered with its original bytes and a specific reason.
+No exception escapes the agent: an unexpected error dead-letters the record.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from agents.dedup import HorizonIndex, Seen
+from schemas.published import DeadLetter
+from schemas.validate import Accepted, Limits, check
+from streams import metrics
+from streams.app import Runtime
+
+log = logging.getLogger(__name__)
+AGENT = "ingest"
+
+
+class Ingest:
+    """State and logic of the ingest agent, one instance per worker."""
+
+    def __init__(self, runtime: Runtime, table: faust.Table) -> None:
+        settings = runtime.settings
+        self.events_topic = runtime.topics["events"]
+        self.dlq_topic = runtime.topics["dlq"]
+        self.limits = Limits(settings.max_event_bytes, settings.max_future_skew_s)
+        self.table = table
+        self.horizon_s = float(settings.dedup_horizon_s)
+        self.indexes: dict[int, HorizonIndex] = {}
+
+    async def handle(self, event: faust.EventT[Any]) -> None:
+        message = event.message
+        metrics.EVENTS_IN.labels(AGENT).inc()
+        try:
+            await self._process(message)
+        except Exception as exc:
+            metrics.AGENT_ERRORS.labels(AGENT).inc()
+            log.exception("ingest failed on %s[%d]@%d", message.topic, message.partition,
+                          message.offset)
+            await self.dead_letter(message, "internal_error", f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _process(self, message: faust.types.Message) -> None:
+        now = datetime.now(UTC)
+        result = check(message.value, message.key, now, self.limits)
+        if not isinstance(result, Accepted):
+            await self.dead_letter(message, result.reason_code, result.reason)
+            return
+        ev = result.event
+        if not self._first_time(ev.event_id, message.partition, message.offset, now.timestamp()):
+            metrics.DUPLICATES.inc()
+            return
+        if result.rekeyed:
+            metrics.REKEYED.inc()
+        await self.events_topic.send(key=ev.customer_id.encode(), value=message.value)
+        metrics.EVENTS_OUT.labels(AGENT, "events").inc()
+        metrics.INGEST_LATENCY.observe(max(0.0, (now - ev.occurred_at).total_seconds()))
+
+    def _first_time(self, event_id: str, partition: int, offset: int, now: float) -> bool:
+        index = self._index(partition)
+        for old in index.expired(now):
+            self.table.pop(old, None)
+        seen = self.table.get(event_id)
+        if seen is not None:
+            first = Seen.decode(seen)
+            return (first.partition, first.offset) == (partition, offset)
+        self.table[event_id] = Seen(partition, offset, now).encode()
+        index.add(event_id, now)
+        return True
+
+    def _index(self, partition: int) -> HorizonIndex:
+        index = self.indexes.get(partition)
+        if index is None:
+            # first event of this partition since start or assignment: rebuild from the table
+            index = HorizonIndex(self.horizon_s)
+            entries = []
+            for event_id, raw in self.table.items():
+                seen = Seen.decode(raw)
+                if seen.partition == partition:
+                    entries.append((seen.at, event_id))
+            index.entries.extend(sorted(entries))
+            self.indexes[partition] = index
+            metrics.DEDUP_ENTRIES.set(sum(len(i.entries) for i in self.indexes.values()))
+        return index
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self.indexes.pop(partition, None)
+
+    async def dead_letter(self, message: faust.types.Message, code: str, reason: str) -> None:
+        record = DeadLetter.build(
+            raw=message.value or b"", key=message.key, reason=reason, reason_code=code,
+            topic=message.topic, partition=message.partition, offset=message.offset,
+            now=datetime.now(UTC),
+        )
+        metrics.DEAD_LETTERS.labels(code).inc()
+        await self.dlq_topic.send(key=message.key, value=record.model_dump_json().encode())
+        metrics.EVENTS_OUT.labels(AGENT, "dlq").inc()
+
+
+def register(runtime: Runtime) -> Ingest:
+    app = runtime.app
+    table = app.Table("dedup", key_type=str, value_type=str, default=None,
+                      partitions=runtime.settings.topic_partitions)
+    ingest = Ingest(runtime, table)
+
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
+    async def _revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:
+        ingest.forget_partitions({tp.partition for tp in revoked})
+
+    async def ingest_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await ingest.handle(event)
+
+    app.agent(runtime.topics["interactions"], name=AGENT)(ingest_agent)
+    return ingest

@@ -1,0 +1,99 @@
+"""The Faust app factory: everything a worker runs, built from one Settings object."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams.settings import Settings
+from streams.topics import topic_specs
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What agents receive: the app, the settings and the topics by role."""
+
+    app: faust.App
+    settings: Settings
+    topics: dict[str, faust.TopicT]
+
+
+def _credentials(settings: Settings) -> Any:
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(
+                str(settings.kafka_ssl_certfile),
+                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            )
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    password = settings.kafka_sasl_password
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password.get_secret_value() if password else None,
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=context,
+    )
+
+
+def create_app(settings: Settings) -> Runtime:
+    """Build the app, declare the topics and register every agent and web view."""
+    datadir = (settings.data_dir / f"worker-{settings.web_port}").resolve()
+    app = faust.App(
+        settings.app_id,
+        broker=settings.faust_broker_url,
+        broker_credentials=_credentials(settings),
+        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+        datadir=str(datadir),
+        processing_guarantee=settings.processing_guarantee.replace("_", "-")
+        .replace("at-least-once", "at_least_once").replace("exactly-once", "exactly_once"),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        autodiscover=False,
+        table_cleanup_interval=30.0,
+    )
+    topics: dict[str, faust.TopicT] = {}
+    for spec in topic_specs(settings):
+        config = {"retention.ms": str(spec.retention_ms)} if not spec.compacted else {}
+        topics[spec.role] = app.topic(
+            spec.name,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=spec.partitions,
+            compacting=spec.compacted,
+            retention=None,
+            config=config,
+            internal=True,
+            allow_empty=spec.role == "interactions",
+        )
+    runtime = Runtime(app, settings, topics)
+    _register(runtime)
+    return runtime
+
+
+def _register(runtime: Runtime) -> None:
+    from agents import ingest  # noqa: PLC0415 - agents depend on streams, not the reverse
+    from streams import web  # noqa: PLC0415
+
+    ingest.register(runtime)
+    web.register(runtime)

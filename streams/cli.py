@@ -1,0 +1,116 @@
+"""The ``rapport`` command: worker, local stack, replay, schemas, bench, the main job."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from pydantic import ValidationError
+
+from streams.errors import RapportError
+from streams.settings import Settings
+
+log = logging.getLogger("rapport")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _settings_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        name = "RAPPORT_" + "_".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"{name}: {err['msg']}")
+    return "invalid settings: " + "; ".join(lines)
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import run_worker  # noqa: PLC0415
+
+    return run_worker(settings)
+
+
+def _cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.stack import control  # noqa: PLC0415
+
+    if args.action == "up":
+        started = control.up(settings, with_llm=not args.no_llm)
+        print("started: " + (", ".join(started) or "nothing (already running)"))
+        return 0
+    if args.action == "down":
+        stopped = control.down(settings)
+        print("stopped: " + (", ".join(stopped) or "nothing (none started by rapport)"))
+        return 0
+    rows = control.status(settings)
+    for row in rows:
+        mark = "up  " if row.ok else "DOWN"
+        owner = " (started by rapport)" if row.owned else ""
+        print(f"{mark} {row.name:<18} {row.detail}{owner}")
+    return 0 if all(r.ok for r in rows) else 1
+
+
+def _cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from schemas import export  # noqa: PLC0415
+
+    out = Path(export.__file__).parent
+    if args.action == "export":
+        for path in export.export_all(out):
+            print(path)
+        return 0
+    drift = export.check_all(out)
+    for name in drift:
+        print(f"drift: {name}")
+    return 1 if drift else 0
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = argparse.ArgumentParser(
+        prog="rapport", description="Rapport: real-time customer intelligence on Kafka."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    handlers: dict[str, Handler] = {}
+
+    sub.add_parser("worker", help="run a stream-processing worker (Faust)")
+    handlers["worker"] = _cmd_worker
+
+    stack = sub.add_parser("stack", help="the local stack: Kafka (KRaft), Redis, LLM server")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("--no-llm", action="store_true", help="up: skip the LLM server")
+    handlers["stack"] = _cmd_stack
+
+    schemas = sub.add_parser("schemas", help="export or check the published contract files")
+    schemas.add_argument("action", choices=["export", "check"])
+    handlers["schemas"] = _cmd_schemas
+
+    from streams import cli_jobs  # noqa: PLC0415
+
+    cli_jobs.add_commands(sub, handlers)
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings()
+        return handlers[args.command](args, settings)
+    except ValidationError as exc:
+        print(f"rapport: {_settings_error(exc)}", file=sys.stderr)
+    except RapportError as exc:
+        print(f"rapport: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("rapport: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

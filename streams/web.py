@@ -1,0 +1,47 @@
+"""Web views on every worker: ``/health`` (alive), ``/ready`` (assigned and recovered), ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.app import Runtime
+
+
+def readiness(app: faust.App) -> dict[str, Any]:
+    """Ready when partitions are assigned, no rebalance runs and table recovery completed."""
+    try:
+        assigned = len(app.consumer.assignment())
+    except Exception:  # noqa: BLE001 - the consumer may not exist yet while starting
+        assigned = 0
+    recovered = app.tables.recovery.completed.is_set() and not app.in_recovery
+    ready = assigned > 0 and recovered and not app.rebalancing
+    return {
+        "ready": ready,
+        "assigned_partitions": assigned,
+        "tables_recovered": recovered,
+        "rebalancing": bool(app.rebalancing),
+    }
+
+
+def register(runtime: Runtime) -> None:
+    app = runtime.app
+
+    @app.page("/health")  # type: ignore[untyped-decorator]
+    class Health(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok", "app": app.conf.id})
+
+    @app.page("/ready")  # type: ignore[untyped-decorator]
+    class Ready(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            state = readiness(app)
+            return self.json(state, status=200 if state["ready"] else 503)
+
+    @app.page("/metrics")  # type: ignore[untyped-decorator]
+    class Metrics(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

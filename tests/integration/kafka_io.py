@@ -1,0 +1,93 @@
+"""Produce and collect records on the real broker for tests (aiokafka, acks=all, idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+BOOTSTRAP = "127.0.0.1:9092"
+
+
+@dataclass(frozen=True)
+class Record:
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+    def json(self) -> dict[str, object]:
+        assert self.value is not None
+        loaded = orjson.loads(self.value)
+        assert isinstance(loaded, dict)
+        return loaded
+
+
+async def create_topic(name: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def produce(topic: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all",
+                                enable_idempotence=True, max_request_size=4_194_304)
+    await producer.start()
+    count = 0
+    try:
+        batch = []
+        for key, value in records:
+            batch.append(await producer.send(topic, key=key, value=value))
+            count += 1
+            if len(batch) >= 1000:
+                await asyncio.gather(*batch)
+                batch.clear()
+        await asyncio.gather(*batch)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def collect(topic: str, count: int, timeout: float = 60.0, settle: float = 0.0) -> list[Record]:
+    """Read ``topic`` from the beginning until ``count`` records or ``timeout``;
+    then keep reading ``settle`` seconds more to catch extras (duplicates)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None,
+                                fetch_max_bytes=8_388_608, max_partition_fetch_bytes=4_194_304)
+    await consumer.start()
+    out: list[Record] = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while True:
+            now = time.monotonic()
+            if settle_until is None and (len(out) >= count or now > deadline):
+                settle_until = now + settle
+            if settle_until is not None and now >= settle_until:
+                break
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                out.extend(Record(r.key, r.value, r.partition, r.offset) for r in records)
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def end_offsets(topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
