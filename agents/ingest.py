@@ -7,6 +7,7 @@ No exception escapes the agent: an unexpected error dead-letters the record.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +45,14 @@ class Ingest:
             metrics.AGENT_ERRORS.labels(AGENT).inc()
             log.exception("ingest failed on %s[%d]@%d", message.topic, message.partition,
                           message.offset)
-            await self.dead_letter(message, "internal_error", f"internal error: {type(exc).__name__}: {exc}")
+            try:
+                await self.dead_letter(message, "internal_error",
+                                       f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:
+                # last resort: the broker refuses even the dead letter; say exactly what
+                metrics.DEAD_LETTER_FAILURES.inc()
+                log.exception("could not dead-letter %s[%d]@%d", message.topic,
+                              message.partition, message.offset)
 
     async def _process(self, message: faust.types.Message) -> None:
         now = datetime.now(UTC)
@@ -94,15 +102,25 @@ class Ingest:
             self.indexes.pop(partition, None)
 
     async def dead_letter(self, message: faust.types.Message, code: str, reason: str) -> None:
+        """Send the record's original bytes with the reason, and wait until Kafka has it."""
+        raw = message.value or b""
         record = DeadLetter.build(
-            raw=message.value or b"", key=message.key, reason=reason, reason_code=code,
+            raw=raw, key=message.key, reason=reason, reason_code=code,
             topic=message.topic, partition=message.partition, offset=message.offset,
             now=datetime.now(UTC),
         )
         metrics.DEAD_LETTERS.labels(code).inc()
-        await self.dlq_topic.send(key=message.key, value=record.model_dump_json().encode())
+        try:
+            await (await self.dlq_topic.send(key=message.key, value=record.model_dump_json().encode()))
+        except Exception as exc:  # noqa: BLE001 - too large even for the DLQ: keep a digest
+            log.warning("dead letter of %d bytes refused (%s); sending its digest", len(raw), exc)
+            digest = record.model_copy(update={
+                "payload": "", "payload_encoding": "utf-8",
+                "reason": f"{reason} [payload not kept: {len(raw)} bytes, "
+                          f"sha256 {hashlib.sha256(raw).hexdigest()}: {type(exc).__name__}]",
+            })
+            await (await self.dlq_topic.send(key=message.key, value=digest.model_dump_json().encode()))
         metrics.EVENTS_OUT.labels(AGENT, "dlq").inc()
-
 
 def register(runtime: Runtime) -> Ingest:
     app = runtime.app

@@ -11,6 +11,9 @@ import faust
 from streams.settings import Settings
 from streams.topics import topic_specs
 
+# dead letters carry the original bytes (base64 grows them by a third)
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -62,6 +65,8 @@ def create_app(settings: Settings) -> Runtime:
         key_serializer="raw",
         value_serializer="raw",
         producer_acks=-1,
+        producer_max_request_size=MAX_RECORD_BYTES,
+        consumer_max_fetch_size=MAX_RECORD_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_commit_every=1000,
         broker_commit_interval=1.0,
@@ -74,7 +79,9 @@ def create_app(settings: Settings) -> Runtime:
     )
     topics: dict[str, faust.TopicT] = {}
     for spec in topic_specs(settings):
-        config = {"retention.ms": str(spec.retention_ms)} if not spec.compacted else {}
+        config = {"max.message.bytes": str(MAX_RECORD_BYTES)}
+        if not spec.compacted:
+            config["retention.ms"] = str(spec.retention_ms)
         topics[spec.role] = app.topic(
             spec.name,
             key_type=bytes,

@@ -3,8 +3,95 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-def add_commands(sub: Any, handlers: dict[str, Any]) -> None:
-    _ = (sub, handlers, argparse)
+from streams.settings import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def source_records(names: list[str], *, seed: int, limit: int, start: datetime | None,
+                   tweets_path: str | None) -> Iterator[Any]:
+    """Each named source's first ``limit`` records, merged in event-time order."""
+    from streams.replay import SOURCES, ReplayError, merge  # noqa: PLC0415
+
+    unknown = sorted(set(names) - set(SOURCES))
+    if unknown:
+        msg = f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(sorted(SOURCES))}"
+        raise ReplayError(msg)
+    streams = [
+        SOURCES[name](tweets_path if name == "tweets" else None, seed=seed, limit=limit,
+                      start=start)
+        for name in names
+    ]
+    return merge(*streams)
+
+
+def replay_with_progress(settings: Settings, names: list[str], args: argparse.Namespace) -> int:
+    from streams.replay.produce import produce_records  # noqa: PLC0415
+
+    start = datetime.now(UTC).replace(microsecond=0) if args.now else None
+    records = source_records(names, seed=args.seed, limit=args.limit, start=start,
+                             tweets_path=args.tweets)
+    columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=args.quiet) as bar:
+        task = bar.add_task("replay", total=None)
+        stats = asyncio.run(produce_records(
+            settings, records, rate=args.rate, id_prefix=args.id_prefix,
+            progress=lambda n: bar.update(task, completed=n),
+        ))
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_type.items()))
+    print(f"produced {stats.produced} events in {stats.seconds:.1f}s "
+          f"({stats.rate:,.0f} events/s) to {settings.topic_name('interactions')}: {kinds}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    return replay_with_progress(settings, args.source.split(","), args)
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.main_job import run_main_job  # noqa: PLC0415
+
+    return run_main_job(settings, args)
+
+
+def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.bench import run_bench  # noqa: PLC0415
+
+    return run_bench(settings, args)
+
+
+def _replay_options(parser: argparse.ArgumentParser, limit: int) -> None:
+    parser.add_argument("--limit", type=int, default=limit, help="records per source")
+    parser.add_argument("--seed", type=int, default=0, help="seed: same seed, same events")
+    parser.add_argument("--rate", type=float, default=None, help="events/s (default: max)")
+    parser.add_argument("--tweets", default=None, help="path of Tweets.csv (not vendored)")
+    parser.add_argument("--id-prefix", default="", help="prefix event ids (a distinct run)")
+    parser.add_argument("--now", action="store_true", help="shift event times to start now")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
+    replay = sub.add_parser("replay", help="produce real datasets and synthetic events to Kafka")
+    replay.add_argument("--source", default="bitext,banking77,telco,synthetic",
+                        help="comma-separated: tweets,bitext,banking77,telco,synthetic")
+    _replay_options(replay, 5000)
+    handlers["replay"] = _cmd_replay
+
+    run = sub.add_parser("run", help="the main job: stack, a worker, a replay, a live view")
+    run.add_argument("--source", default="tweets,bitext,banking77,telco,synthetic")
+    _replay_options(run, 4000)
+    run.add_argument("--keep-worker", action="store_true", help="leave the worker running")
+    handlers["run"] = _cmd_run
+
+    bench = sub.add_parser("bench", help="benchmarks beside a bare aiokafka loop")
+    bench.add_argument("workload", nargs="?", default="ingest", choices=["ingest"])
+    bench.add_argument("--events", type=int, default=100_000)
+    bench.add_argument("--json", default="bench-results/latest.json", help="result file")
+    handlers["bench"] = _cmd_bench

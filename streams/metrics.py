@@ -9,6 +9,8 @@ EVENTS_OUT = Counter("rapport_events_out_total", "Records produced, per agent an
                      ["agent", "topic"])
 DEAD_LETTERS = Counter("rapport_dead_letters_total", "Dead-lettered inputs by reason code",
                        ["reason_code"])
+DEAD_LETTER_FAILURES = Counter("rapport_dead_letter_failures_total",
+                               "Records Kafka refused even as a dead letter (logged with offset)")
 DUPLICATES = Counter("rapport_duplicates_dropped_total", "Events dropped as duplicate event_id")
 REKEYED = Counter("rapport_rekeyed_total", "Events that arrived without a key and were re-keyed")
 AGENT_ERRORS = Counter("rapport_agent_errors_total", "Unexpected errors caught in an agent",

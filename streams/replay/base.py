@@ -106,9 +106,7 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def envelope(
-    kind: str, event_id: str, customer_id: str, moment: datetime, source: str
-) -> Event:
+def envelope(kind: str, event_id: str, customer_id: str, moment: datetime, source: str) -> Event:
     """The fields every event carries; the caller adds the type's own fields."""
     return {
         "type": kind,

@@ -58,6 +58,7 @@ def _message_and_label(
     row: int,
     customer: str,
     when: datetime,
+    *,
     message: dict[str, str],
     label: tuple[str, str, float],
     rnd: Random,
@@ -89,7 +90,7 @@ def _tweet_pair(row: int, fields: dict[str, str], when: datetime, rnd: Random) -
     }
     delay = rnd.uniform(*TWEET_LABEL_DELAY_MIN)
     label = ("sentiment", fields["airline_sentiment"], delay)
-    return _message_and_label("tweets", row, customer, when, message, label, rnd)
+    return _message_and_label("tweets", row, customer, when, message=message, label=label, rnd=rnd)
 
 
 def tweets(
@@ -108,7 +109,8 @@ def tweets(
     """
     check_options(limit, start)
     rows = read_rows(
-        resolve(path, TWEETS_PATH), ("tweet_id", "name", "text", "tweet_created", "airline_sentiment")
+        resolve(path, TWEETS_PATH),
+        ("tweet_id", "name", "text", "tweet_created", "airline_sentiment"),
     )
     timed = sorted(
         (_tweet_time(fields["tweet_created"], row), row) for row, fields in enumerate(rows)
@@ -143,7 +145,10 @@ def _utterances(
             "text": clean_text(text),
         }
         label = ("intent", intent, rnd.uniform(*UTTERANCE_LABEL_DELAY_MIN))
-        return _message_and_label(source, row, customer, next(times), message, label, rnd)
+        when = next(times)
+        return _message_and_label(
+            source, row, customer, when, message=message, label=label, rnd=rnd
+        )
 
     return take(with_followups(pair(row) for row in order), limit)
 

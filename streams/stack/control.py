@@ -11,12 +11,15 @@ from streams.errors import ConfigError, StackError
 from streams.settings import Settings
 from streams.stack.kafka import KafkaNode
 from streams.stack.llm import LlmServer
+from streams.stack.procs import ManagedProcess
 from streams.stack.redis import RedisNode
 
 log = logging.getLogger(__name__)
 
 
 class Service(Protocol):
+    @property
+    def process(self) -> ManagedProcess: ...
     def start(self) -> bool: ...
     def stop(self) -> bool: ...
     def reported_version(self) -> str: ...
@@ -81,7 +84,7 @@ def down(settings: Settings, only: list[str] | None = None) -> list[str]:
 def status(settings: Settings) -> list[ServiceStatus]:
     rows = []
     for name, service in services(settings).items():
-        owned = bool(getattr(service, "process").running())  # noqa: B009
+        owned = service.process.running()
         try:
             rows.append(ServiceStatus(name, True, service.reported_version(), owned))
         except StackError as exc:

@@ -170,6 +170,7 @@ class KafkaNode:
                 fields = dict(
                     part.split(": ", 1) for part in line.split("\t") if ": " in part
                 )
-                return f"metadata.version {fields.get('FinalizedVersionLevel', '?')}"
+                level = fields.get("FinalizedVersionLevel", "?")
+                return f"Kafka (kafka-features) metadata.version {level}, jars {self.version}"
         msg = f"kafka-features did not answer: {result.stderr.strip()[-300:]}"
         raise StackError(msg)

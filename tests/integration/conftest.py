@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
-    """Kafka and Redis up for the whole session; stops only what it started."""
+    """Kafka, Redis and the LLM server up for the whole session; stops only what it started."""
     settings = Settings(_env_file=None, data_dir=ROOT / ".rapport")
-    started = control.up(settings, with_llm=False)
+    started = control.up(settings, with_llm=True)
     yield settings
     if started:
         control.down(settings, only=started)

@@ -61,7 +61,7 @@ async def collect(topic: str, count: int, timeout: float = 60.0, settle: float =
     then keep reading ``settle`` seconds more to catch extras (duplicates)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None,
-                                fetch_max_bytes=8_388_608, max_partition_fetch_bytes=4_194_304)
+                                fetch_max_bytes=16_777_216, max_partition_fetch_bytes=16_777_216)
     await consumer.start()
     out: list[Record] = []
     try:
