@@ -145,13 +145,29 @@ class ErasureRequest(Envelope):
 
 
 Event = Annotated[
-    Message | Ticket | PageView | CartChange | Order | Rating | Subscription | AgentLabel
-    | DraftFeedback | ErasureRequest,
+    Message
+    | Ticket
+    | PageView
+    | CartChange
+    | Order
+    | Rating
+    | Subscription
+    | AgentLabel
+    | DraftFeedback
+    | ErasureRequest,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[type[Envelope], ...] = (
-    Message, Ticket, PageView, CartChange, Order, Rating, Subscription, AgentLabel,
-    DraftFeedback, ErasureRequest,
+    Message,
+    Ticket,
+    PageView,
+    CartChange,
+    Order,
+    Rating,
+    Subscription,
+    AgentLabel,
+    DraftFeedback,
+    ErasureRequest,
 )
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 

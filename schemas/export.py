@@ -188,7 +188,8 @@ def _components_schemas(specs: list[TopicSpec]) -> JsonObject:
     keyed, defs = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
     schemas: JsonObject = dict(defs.get("$defs", {}))
     schemas[EVENT_SCHEMA] = keyed[(EVENT_SCHEMA, "validation")]
-    return _asyncapi_discriminators(dict(sorted(schemas.items())))
+    converted: JsonObject = _asyncapi_discriminators(dict(sorted(schemas.items())))
+    return converted
 
 
 def _asyncapi_discriminators(node: Any) -> Any:

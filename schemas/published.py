@@ -52,8 +52,15 @@ class DeadLetter(Published):
         payload, encoding = encode_bytes(raw)
         key_text = None if key is None else encode_bytes(key)[0]
         return cls(
-            reason=reason, reason_code=reason_code, payload=payload, payload_encoding=encoding,
-            key=key_text, topic=topic, partition=partition, offset=offset, dead_lettered_at=now,
+            reason=reason,
+            reason_code=reason_code,
+            payload=payload,
+            payload_encoding=encoding,
+            key=key_text,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            dead_lettered_at=now,
         )
 
     def original_bytes(self) -> bytes:

@@ -41,37 +41,59 @@ class Accepted:
     rekeyed: bool
 
 
-def check(raw: bytes | None, key: bytes | None, now: datetime, limits: Limits) -> Accepted | Rejection:
+def check(
+    raw: bytes | None, key: bytes | None, now: datetime, limits: Limits
+) -> Accepted | Rejection:
     """Validate size, encoding, shape, types, ranges, event time and the record key."""
     if raw is None or raw == b"":
         return Rejection("empty_payload", "payload: empty (tombstone or null value)")
+    refused = _check_bytes(raw, limits)
+    if refused is not None:
+        return refused
+    try:
+        event = parse_event(raw)
+    except ValidationError as exc:
+        return _rejection(exc.errors(include_url=False))
+    return _check_time(event, now, limits) or _check_key(event, key)
+
+
+def _check_bytes(raw: bytes, limits: Limits) -> Rejection | None:
+    """Size, encoding and nesting, before the JSON parser sees the bytes."""
     if len(raw) > limits.max_bytes:
-        return Rejection("oversized", f"payload: {len(raw)} bytes exceeds the {limits.max_bytes}-byte limit")
+        return Rejection(
+            "oversized", f"payload: {len(raw)} bytes exceeds the {limits.max_bytes}-byte limit"
+        )
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Rejection("invalid_utf8", f"payload: invalid UTF-8 at byte {exc.start}")
     depth = _max_depth(raw)
     if depth > MAX_JSON_DEPTH:
-        return Rejection("too_deep", f"payload: JSON nested {depth} levels deep (limit {MAX_JSON_DEPTH})")
-    try:
-        event = parse_event(raw)
-    except ValidationError as exc:
-        return _rejection(exc.errors(include_url=False))
+        return Rejection(
+            "too_deep", f"payload: JSON nested {depth} levels deep (limit {MAX_JSON_DEPTH})"
+        )
+    return None
+
+
+def _check_time(event: Event, now: datetime, limits: Limits) -> Rejection | None:
+    """``occurred_at`` must convert to UTC and may lead ``now`` by the allowed skew only."""
+    where = f"{event.type}.occurred_at: {event.occurred_at.isoformat()}"
     try:
         event.occurred_at.astimezone(UTC)
     except OverflowError:
-        return Rejection(
-            "out_of_range",
-            f"{event.type}.occurred_at: {event.occurred_at.isoformat()} is outside the UTC range",
-        )
+        return Rejection("out_of_range", f"{where} is outside the UTC range")
     skew = event.occurred_at - now
     if skew > timedelta(seconds=limits.max_future_skew_s):
         return Rejection(
             "future_timestamp",
-            f"{event.type}.occurred_at: {event.occurred_at.isoformat()} is "
-            f"{skew.total_seconds():.0f}s in the future (limit {limits.max_future_skew_s:.0f}s)",
+            f"{where} is {skew.total_seconds():.0f}s in the future "
+            f"(limit {limits.max_future_skew_s:.0f}s)",
         )
+    return None
+
+
+def _check_key(event: Event, key: bytes | None) -> Accepted | Rejection:
+    """A missing key is re-keyed by ingest; a present one must be the customer_id."""
     if key is None or key == b"":
         return Accepted(event, rekeyed=True)
     if key != event.customer_id.encode():

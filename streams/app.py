@@ -51,7 +51,8 @@ def _credentials(settings: Settings) -> Any:
 
 def create_app(settings: Settings) -> Runtime:
     """Build the app, declare the topics and register every agent and web view."""
-    datadir = (settings.data_dir / f"worker-{settings.web_port}").resolve()
+    datadir = (settings.data_dir / "workers" / f"{settings.app_id}-{settings.web_port}").resolve()
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=settings.faust_broker_url,
@@ -59,7 +60,8 @@ def create_app(settings: Settings) -> Runtime:
         store="rocksdb://" if settings.store == "rocksdb" else "memory://",
         datadir=str(datadir),
         processing_guarantee=settings.processing_guarantee.replace("_", "-")
-        .replace("at-least-once", "at_least_once").replace("exactly-once", "exactly_once"),
+        .replace("at-least-once", "at_least_once")
+        .replace("exactly-once", "exactly_once"),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         key_serializer="raw",

@@ -15,8 +15,9 @@ from streams.settings import Settings
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def source_records(names: list[str], *, seed: int, limit: int, start: datetime | None,
-                   tweets_path: str | None) -> Iterator[Any]:
+def source_records(
+    names: list[str], *, seed: int, limit: int, start: datetime | None, tweets_path: str | None
+) -> Iterator[Any]:
     """Each named source's first ``limit`` records, merged in event-time order."""
     from streams.replay import SOURCES, ReplayError, merge  # noqa: PLC0415
 
@@ -25,8 +26,9 @@ def source_records(names: list[str], *, seed: int, limit: int, start: datetime |
         msg = f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(sorted(SOURCES))}"
         raise ReplayError(msg)
     streams = [
-        SOURCES[name](tweets_path if name == "tweets" else None, seed=seed, limit=limit,
-                      start=start)
+        SOURCES[name](
+            tweets_path if name == "tweets" else None, seed=seed, limit=limit, start=start
+        )
         for name in names
     ]
     return merge(*streams)
@@ -36,18 +38,26 @@ def replay_with_progress(settings: Settings, names: list[str], args: argparse.Na
     from streams.replay.produce import produce_records  # noqa: PLC0415
 
     start = datetime.now(UTC).replace(microsecond=0) if args.now else None
-    records = source_records(names, seed=args.seed, limit=args.limit, start=start,
-                             tweets_path=args.tweets)
+    records = source_records(
+        names, seed=args.seed, limit=args.limit, start=start, tweets_path=args.tweets
+    )
     columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=args.quiet) as bar:
         task = bar.add_task("replay", total=None)
-        stats = asyncio.run(produce_records(
-            settings, records, rate=args.rate, id_prefix=args.id_prefix,
-            progress=lambda n: bar.update(task, completed=n),
-        ))
+        stats = asyncio.run(
+            produce_records(
+                settings,
+                records,
+                rate=args.rate,
+                id_prefix=args.id_prefix,
+                progress=lambda n: bar.update(task, completed=n),
+            )
+        )
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_type.items()))
-    print(f"produced {stats.produced} events in {stats.seconds:.1f}s "
-          f"({stats.rate:,.0f} events/s) to {settings.topic_name('interactions')}: {kinds}")
+    print(
+        f"produced {stats.produced} events in {stats.seconds:.1f}s "
+        f"({stats.rate:,.0f} events/s) to {settings.topic_name('interactions')}: {kinds}"
+    )
     return 0
 
 
@@ -79,8 +89,11 @@ def _replay_options(parser: argparse.ArgumentParser, limit: int) -> None:
 
 def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
     replay = sub.add_parser("replay", help="produce real datasets and synthetic events to Kafka")
-    replay.add_argument("--source", default="bitext,banking77,telco,synthetic",
-                        help="comma-separated: tweets,bitext,banking77,telco,synthetic")
+    replay.add_argument(
+        "--source",
+        default="bitext,banking77,telco,synthetic",
+        help="comma-separated: tweets,bitext,banking77,telco,synthetic",
+    )
     _replay_options(replay, 5000)
     handlers["replay"] = _cmd_replay
 

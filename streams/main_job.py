@@ -51,7 +51,7 @@ class View:
 
 
 def scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as resp:
         text = resp.read().decode()
     out: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
@@ -72,15 +72,20 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     log_path = settings.data_dir / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **settings.to_env()},
+        )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             msg = f"the worker exited with {proc.returncode}; see {log_path}"
             raise StackError(msg)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/ready", timeout=2):  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/ready", timeout=2):
                 return proc
         except OSError:
             time.sleep(0.5)
@@ -115,23 +120,36 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     for row in control.status(settings):
         console.print(f"    {'up  ' if row.ok else 'DOWN'} {row.name:<18} {row.detail}")
     prefix = args.id_prefix or f"run{_next_run(settings)}-"
-    console.print(f"[bold]2/3[/] worker on :{settings.web_port} (log {settings.data_dir / 'worker.log'})")
+    console.print(
+        f"[bold]2/3[/] worker on :{settings.web_port} (log {settings.data_dir / 'worker.log'})"
+    )
     worker = start_worker(settings)
     view, stop = View(), threading.Event()
     poller = threading.Thread(target=_poll, args=(view, settings.web_port, stop), daemon=True)
     try:
-        console.print(f"[bold]3/3[/] replaying {args.source} ({args.limit} per source, ids {prefix}*)")
+        console.print(
+            f"[bold]3/3[/] replaying {args.source} ({args.limit} per source, ids {prefix}*)"
+        )
         poller.start()
         start = datetime.now(UTC).replace(microsecond=0) if args.now else None
-        records = source_records(args.source.split(","), seed=args.seed, limit=args.limit,
-                                 start=start, tweets_path=args.tweets)
+        records = source_records(
+            args.source.split(","),
+            seed=args.seed,
+            limit=args.limit,
+            start=start,
+            tweets_path=args.tweets,
+        )
         with Live(view.table(), console=console, refresh_per_second=4) as live:
+
             def progress(n: int) -> None:
                 view.produced = n
                 live.update(view.table())
 
-            stats = asyncio.run(produce_records(settings, records, rate=args.rate,
-                                                id_prefix=prefix, progress=progress))
+            stats = asyncio.run(
+                produce_records(
+                    settings, records, rate=args.rate, id_prefix=prefix, progress=progress
+                )
+            )
             deadline = time.monotonic() + 120
             while view.metrics.get("in:ingest", 0) < stats.produced and time.monotonic() < deadline:
                 time.sleep(0.5)

@@ -5,18 +5,24 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_IN = Counter("rapport_events_in_total", "Records consumed, per agent", ["agent"])
-EVENTS_OUT = Counter("rapport_events_out_total", "Records produced, per agent and topic",
-                     ["agent", "topic"])
-DEAD_LETTERS = Counter("rapport_dead_letters_total", "Dead-lettered inputs by reason code",
-                       ["reason_code"])
-DEAD_LETTER_FAILURES = Counter("rapport_dead_letter_failures_total",
-                               "Records Kafka refused even as a dead letter (logged with offset)")
+EVENTS_OUT = Counter(
+    "rapport_events_out_total", "Records produced, per agent and topic", ["agent", "topic"]
+)
+DEAD_LETTERS = Counter(
+    "rapport_dead_letters_total", "Dead-lettered inputs by reason code", ["reason_code"]
+)
+DEAD_LETTER_FAILURES = Counter(
+    "rapport_dead_letter_failures_total",
+    "Records Kafka refused even as a dead letter (logged with offset)",
+)
 DUPLICATES = Counter("rapport_duplicates_dropped_total", "Events dropped as duplicate event_id")
 REKEYED = Counter("rapport_rekeyed_total", "Events that arrived without a key and were re-keyed")
-AGENT_ERRORS = Counter("rapport_agent_errors_total", "Unexpected errors caught in an agent",
-                       ["agent"])
+AGENT_ERRORS = Counter(
+    "rapport_agent_errors_total", "Unexpected errors caught in an agent", ["agent"]
+)
 DEDUP_ENTRIES = Gauge("rapport_dedup_entries", "Event ids held in the dedup table (this worker)")
 INGEST_LATENCY = Histogram(
-    "rapport_ingest_latency_seconds", "Event time to ingest forward (wall clock)",
+    "rapport_ingest_latency_seconds",
+    "Event time to ingest forward (wall clock)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600),
 )

@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     # --- ingest
     max_event_bytes: int = Field(262_144, ge=1024, description="Larger payloads are dead-lettered")
     max_future_skew_s: float = Field(300.0, ge=0, description="occurred_at may lead now by this")
-    dedup_horizon_s: int = Field(7 * 86_400, ge=60, description="Duplicate event ids dropped within")
+    dedup_horizon_s: int = Field(
+        7 * 86_400, ge=60, description="Duplicate event ids dropped within"
+    )
 
     # --- Redis
     redis_url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"))
@@ -78,7 +80,9 @@ class Settings(BaseSettings):
     llm_base_url: str = "http://127.0.0.1:8090/v1"
     llm_model: str = "gemma-3-270m"
     llm_api_key: SecretStr = SecretStr("sk-local-no-key")
-    llm_timeout_s: float = Field(10.0, gt=0, description="Per call; below Faust's processing timeout")
+    llm_timeout_s: float = Field(
+        10.0, gt=0, description="Per call; below Faust's processing timeout"
+    )
     llm_max_retries: int = Field(2, ge=0)
 
     # --- web
@@ -116,6 +120,18 @@ class Settings(BaseSettings):
         if self.clickhouse_dsn is not None:
             return self.clickhouse_dsn.get_secret_value()
         return f"chdb://{(self.data_dir / 'chdb').resolve()}"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``RAPPORT_*`` variables, to hand to a child worker process."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"RAPPORT_{name.upper()}"] = str(value)
+        return env
 
     def topic_name(self, role: TopicRole) -> str:
         return f"{self.topic_prefix}{role.replace('_', '-')}"

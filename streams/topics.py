@@ -34,24 +34,66 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     p = settings.topic_partitions
 
     def spec(
-        role: TopicRole, key: str, value: type[BaseModel], days: int, compacted: bool, doc: str
+        role: TopicRole, key: str, value: type[BaseModel], days: int, *, compacted: bool, doc: str
     ) -> TopicSpec:
         retention = -1 if compacted else days * DAY_MS
         return TopicSpec(role, settings.topic_name(role), key, value, p, retention, compacted, doc)
 
     return [
-        spec("interactions", "customer_id (may be null: ingest re-keys)", Envelope, 7, False,
-             "Raw customer interactions from producers (JSON, the event contract)."),
-        spec("events", "customer_id", Envelope, 7, False,
-             "Validated, de-duplicated events keyed by customer_id: the processing path."),
-        spec("dlq", "the original key, or null", DeadLetter, 30, False,
-             "Dead letters: the original bytes, a specific reason, source topic/partition/offset."),
-        spec("features", "customer_id", FeatureSnapshot, 0, True,
-             "Latest feature snapshot per customer (compacted)."),
-        spec("insights", "customer_id", Insight, 30, False,
-             "Model outputs: predictions with confidence and explanation."),
-        spec("reply_requests", "customer_id", ReplyRequest, 7, False,
-             "Inbound messages that need a reply, for the drafting agent."),
-        spec("drafted_replies", "customer_id", DraftedReply, 30, False,
-             "Drafted replies for human review (never sent automatically)."),
+        spec(
+            "interactions",
+            "customer_id (may be null: ingest re-keys)",
+            Envelope,
+            7,
+            compacted=False,
+            doc="Raw customer interactions from producers (JSON, the event contract).",
+        ),
+        spec(
+            "events",
+            "customer_id",
+            Envelope,
+            7,
+            compacted=False,
+            doc="Validated, de-duplicated events keyed by customer_id: the processing path.",
+        ),
+        spec(
+            "dlq",
+            "the original key, or null",
+            DeadLetter,
+            30,
+            compacted=False,
+            doc="Dead letters: original bytes, a specific reason, source topic/partition/offset.",
+        ),
+        spec(
+            "features",
+            "customer_id",
+            FeatureSnapshot,
+            0,
+            compacted=True,
+            doc="Latest feature snapshot per customer (compacted).",
+        ),
+        spec(
+            "insights",
+            "customer_id",
+            Insight,
+            30,
+            compacted=False,
+            doc="Model outputs: predictions with confidence and explanation.",
+        ),
+        spec(
+            "reply_requests",
+            "customer_id",
+            ReplyRequest,
+            7,
+            compacted=False,
+            doc="Inbound messages that need a reply, for the drafting agent.",
+        ),
+        spec(
+            "drafted_replies",
+            "customer_id",
+            DraftedReply,
+            30,
+            compacted=False,
+            doc="Drafted replies for human review (never sent automatically).",
+        ),
     ]

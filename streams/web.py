@@ -1,4 +1,4 @@
-"""Web views on every worker: ``/health`` (alive), ``/ready`` (assigned and recovered), ``/metrics``."""
+"""Web views on every worker: ``/health``, ``/ready`` (assigned, recovered), ``/metrics``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ def readiness(app: faust.App) -> dict[str, Any]:
     """Ready when partitions are assigned, no rebalance runs and table recovery completed."""
     try:
         assigned = len(app.consumer.assignment())
-    except Exception:  # noqa: BLE001 - the consumer may not exist yet while starting
+    except Exception:
         assigned = 0
-    recovered = app.tables.recovery.completed.is_set() and not app.in_recovery
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    recovered = bool(recovery.completed.is_set()) and not app.in_recovery
     ready = assigned > 0 and recovered and not app.rebalancing
     return {
         "ready": ready,
@@ -30,18 +31,18 @@ def readiness(app: faust.App) -> dict[str, Any]:
 def register(runtime: Runtime) -> None:
     app = runtime.app
 
-    @app.page("/health")  # type: ignore[untyped-decorator]
-    class Health(View):  # type: ignore[misc]
+    @app.page("/health")
+    class Health(View):
         async def get(self, request: Request) -> Response:
             return self.json({"status": "ok", "app": app.conf.id})
 
-    @app.page("/ready")  # type: ignore[untyped-decorator]
-    class Ready(View):  # type: ignore[misc]
+    @app.page("/ready")
+    class Ready(View):
         async def get(self, request: Request) -> Response:
             state = readiness(app)
             return self.json(state, status=200 if state["ready"] else 503)
 
-    @app.page("/metrics")  # type: ignore[untyped-decorator]
-    class Metrics(View):  # type: ignore[misc]
+    @app.page("/metrics")
+    class Metrics(View):
         async def get(self, request: Request) -> Response:
             return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

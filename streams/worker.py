@@ -19,16 +19,20 @@ def preflight(settings: Settings) -> None:
         host, _, port = hostport.rpartition(":")
         reachable.append(port_open(host, int(port), timeout=2.0))
     if not any(reachable):
-        msg = (f"no Kafka broker answers at {settings.kafka_bootstrap_servers} "
-               "(RAPPORT_KAFKA_BOOTSTRAP_SERVERS): start one with `rapport stack up`")
+        msg = (
+            f"no Kafka broker answers at {settings.kafka_bootstrap_servers} "
+            "(RAPPORT_KAFKA_BOOTSTRAP_SERVERS): start one with `rapport stack up`"
+        )
         raise StackError(msg)
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((settings.web_host, settings.web_port))
         except OSError as exc:
-            msg = (f"web port {settings.web_host}:{settings.web_port} is taken ({exc.strerror}): "
-                   "set RAPPORT_WEB_PORT to a free port")
+            msg = (
+                f"web port {settings.web_host}:{settings.web_port} is taken ({exc.strerror}): "
+                "set RAPPORT_WEB_PORT to a free port"
+            )
             raise ConfigError(msg) from exc
 
 

@@ -76,41 +76,43 @@ def _said(text: str, agent: str | None = None) -> Event:
 class Zipf:
     """Draws ranks ``0..n-1`` with probability proportional to ``1 / (rank + 1) ** s``."""
 
-    __slots__ = ("_cum", "_last", "_rnd", "_total")
+    __slots__ = ("_cum", "_random", "_total")
 
     def __init__(self, n: int, s: float, rnd: Random) -> None:
         self._cum = list(accumulate(1.0 / k**s for k in range(1, n + 1)))
         self._total = self._cum[-1]
-        self._last = n - 1
-        self._rnd = rnd
+        self._cum[-1] = float("inf")  # so rounding can never draw past the last rank
+        self._random = rnd.random
 
     def draw(self) -> int:
-        return min(bisect(self._cum, self._rnd.random() * self._total), self._last)
+        return bisect(self._cum, self._random() * self._total)
 
 
 class Session:
     """The events of one session, each at a clock offset (seconds) from its start."""
 
-    __slots__ = ("clock", "customer", "events", "number")
+    __slots__ = ("clock", "customer", "events", "number", "prefix")
 
     def __init__(self, number: int, customer: str) -> None:
         self.number = number
         self.customer = customer
+        self.prefix = f"{SOURCE}-{number}-"
         self.clock = 0.0
         self.events: list[tuple[float, Event]] = []
 
     def add(self, gap_s: float, kind: str, fields: Event) -> None:
         """Append an event ``gap_s`` after the previous one (``occurred_at`` comes later)."""
         self.clock += gap_s
+        events = self.events
         event: Event = {
             "type": kind,
-            "event_id": f"{SOURCE}-{self.number}-{len(self.events)}-{kind}",
+            "event_id": f"{self.prefix}{len(events)}-{kind}",
             "customer_id": self.customer,
             "source": SOURCE,
             "schema_version": SCHEMA_VERSION,
+            **fields,
         }
-        event.update(fields)
-        self.events.append((self.clock, event))
+        events.append((self.clock, event))
 
 
 class SessionBuilder:

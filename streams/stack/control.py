@@ -97,7 +97,8 @@ def _chdb_status() -> ServiceStatus:
     try:
         import chdb  # noqa: PLC0415
 
-        version = chdb.query("SELECT version()", "CSV").bytes().decode().strip().strip('"')
+        result = chdb.query("SELECT version()", "CSV")  # type: ignore[no-untyped-call]
+        version = result.bytes().decode().strip().strip('"')
         return ServiceStatus("clickhouse (chDB)", True, f"engine {version}, in-process", False)
-    except Exception as exc:  # noqa: BLE001 - report any engine failure as a status row
+    except Exception as exc:
         return ServiceStatus("clickhouse (chDB)", False, f"chDB failed: {exc}", False)

@@ -91,7 +91,10 @@ class KafkaNode:
             return
         for tool in ("java", "mvn"):
             if shutil.which(tool) is None:
-                msg = f"`{tool}` not found: install Java 17 and Maven (apt-get install -y openjdk-17-jre-headless maven)"
+                msg = (
+                    f"`{tool}` not found: install Java 17 and Maven "
+                    "(apt-get install -y openjdk-17-jre-headless maven)"
+                )
                 raise StackError(msg)
         work = self.lib_dir.parent
         work.mkdir(parents=True, exist_ok=True)
@@ -100,9 +103,19 @@ class KafkaNode:
         pom.write_text(pom_text.replace("KAFKA_VERSION", self.version))
         log.info("resolving Kafka %s jars with Maven into %s", self.version, self.lib_dir)
         result = subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-             f"-DoutputDirectory={self.lib_dir}"],
-            capture_output=True, text=True, timeout=1200, check=False,
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.lib_dir}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
         )
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
@@ -110,11 +123,23 @@ class KafkaNode:
             raise StackError(msg)
         marker.write_text(self.version)
 
-    def _java(self, main: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def _java(
+        self, main: str, *args: str, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["java", "-Xmx256m", "-cp", self.classpath(),
-             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}", main, *args],
-            capture_output=True, text=True, timeout=timeout, check=False,
+            [
+                "java",
+                "-Xmx256m",
+                "-cp",
+                self.classpath(),
+                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                main,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def configure(self) -> Path:
@@ -122,14 +147,20 @@ class KafkaNode:
         self.home.mkdir(parents=True, exist_ok=True)
         props = self.home / "server.properties"
         log_dir = self.home / "data"
-        props.write_text(SERVER_PROPERTIES.format(
-            host=self.host, port=self.port, controller_port=self.controller_port, log_dir=log_dir
-        ))
+        props.write_text(
+            SERVER_PROPERTIES.format(
+                host=self.host,
+                port=self.port,
+                controller_port=self.controller_port,
+                log_dir=log_dir,
+            )
+        )
         (self.home / "log4j2.properties").write_text(LOG4J2)
         if not (log_dir / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            result = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                "-c", str(props))
+            result = self._java(
+                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)
+            )
             if result.returncode != 0:
                 msg = f"formatting KRaft storage failed: {result.stdout}{result.stderr}"
                 raise StackError(msg)
@@ -141,35 +172,53 @@ class KafkaNode:
             return False
         for port in (self.port, self.controller_port):
             if port_open(self.host, port):
-                msg = (f"port {self.host}:{port} is already in use by a process `rapport stack` did "
-                       "not start: stop it, or point RAPPORT_KAFKA_BOOTSTRAP_SERVERS at it")
+                msg = (
+                    f"port {self.host}:{port} is already in use by a process `rapport stack` did "
+                    "not start: stop it, or point RAPPORT_KAFKA_BOOTSTRAP_SERVERS at it"
+                )
                 raise StackError(msg)
         self.resolve_jars()
         props = self.configure()
-        self.process.start([
-            "java", "-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-server",
-            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-            "-cp", self.classpath(), "kafka.Kafka", str(props),
-        ])
+        self.process.start(
+            [
+                "java",
+                "-Xms512m",
+                "-Xmx1g",
+                "-XX:+UseG1GC",
+                "-server",
+                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                "-cp",
+                self.classpath(),
+                "kafka.Kafka",
+                str(props),
+            ]
+        )
         self.wait_ready()
         return True
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        wait_until(lambda: port_open(self.host, self.port), timeout, "Kafka broker",
-                   alive=self.process.running)
+        wait_until(
+            lambda: port_open(self.host, self.port),
+            timeout,
+            "Kafka broker",
+            alive=self.process.running,
+        )
 
     def stop(self) -> bool:
         return self.process.stop(timeout=60.0)
 
     def reported_version(self) -> str:
         """What the broker says of itself: its finalized metadata.version (kafka-features)."""
-        result = self._java("org.apache.kafka.tools.FeatureCommand", "--bootstrap-server",
-                            f"{self.host}:{self.port}", "describe", timeout=60)
+        result = self._java(
+            "org.apache.kafka.tools.FeatureCommand",
+            "--bootstrap-server",
+            f"{self.host}:{self.port}",
+            "describe",
+            timeout=60,
+        )
         for line in result.stdout.splitlines():
             if "metadata.version" in line:
-                fields = dict(
-                    part.split(": ", 1) for part in line.split("\t") if ": " in part
-                )
+                fields = dict(part.split(": ", 1) for part in line.split("\t") if ": " in part)
                 level = fields.get("FinalizedVersionLevel", "?")
                 return f"Kafka (kafka-features) metadata.version {level}, jars {self.version}"
         msg = f"kafka-features did not answer: {result.stderr.strip()[-300:]}"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-import logging
 import json
+import logging
 import sys
 import urllib.error
 import urllib.request
@@ -48,18 +48,36 @@ class LlmServer:
         if self.process.running():
             return False
         if port_open(self.host, self.port):
-            msg = (f"port {self.host}:{self.port} is already in use by a process `rapport stack` "
-                   "did not start: stop it, or point RAPPORT_LLM_BASE_URL at it")
+            msg = (
+                f"port {self.host}:{self.port} is already in use by a process `rapport stack` "
+                "did not start: stop it, or point RAPPORT_LLM_BASE_URL at it"
+            )
             raise StackError(msg)
         if importlib.util.find_spec("llama_cpp") is None:
             msg = "llama-cpp-python is not installed: pip install -e '.[llm]'"
             raise StackError(msg)
         model = model_path()
-        self.process.start([
-            sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-            "--model_alias", self.alias, "--host", self.host, "--port", str(self.port),
-            "--n_ctx", "2048", "--n_threads", "2", "--n_batch", "256",
-        ])
+        self.process.start(
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(model),
+                "--model_alias",
+                self.alias,
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--n_ctx",
+                "2048",
+                "--n_threads",
+                "2",
+                "--n_batch",
+                "256",
+            ]
+        )
         try:
             wait_until(self.models_ready, 120, "LLM server", alive=self.process.running)
         except StackError as exc:

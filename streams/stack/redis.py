@@ -34,11 +34,18 @@ class RedisNode:
             msg = "redis-server not found and apt-get is unavailable: install Redis >= 6"
             raise StackError(msg)
         log.info("installing Debian's redis-server")
-        for argv in (["apt-get", "update", "-qq"],
-                     ["apt-get", "install", "-y", "-qq", "redis-server"]):
-            result = subprocess.run(argv, capture_output=True, text=True, check=False,
-                                    timeout=900, env={"DEBIAN_FRONTEND": "noninteractive",
-                                                      "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        for argv in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "redis-server"],
+        ):
+            result = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=900,
+                env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            )
             if result.returncode != 0:
                 msg = f"`{' '.join(argv)}` failed: {result.stderr.strip()[-400:]}"
                 raise StackError(msg)
@@ -55,10 +62,25 @@ class RedisNode:
         binary = self.install()
         data = self.stack_dir / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        self.process.start([
-            binary, "--bind", self.host, "--port", str(self.port), "--dir", str(data),
-            "--appendonly", "yes", "--save", "", "--daemonize", "no", "--protected-mode", "yes",
-        ])
+        self.process.start(
+            [
+                binary,
+                "--bind",
+                self.host,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(data),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+            ]
+        )
         wait_until(self.ping, 30, "Redis", alive=self.process.running)
         return True
 

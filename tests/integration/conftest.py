@@ -56,8 +56,9 @@ class Scope:
         return env
 
     def settings(self) -> Settings:
-        return Settings(_env_file=None, **{k[8:].lower(): v for k, v in self.env().items()
-                                           if k != "RAPPORT_WEB_PORT"})
+        """The test's settings, as a worker started with ``env()`` sees them."""
+        env = {k.removeprefix("RAPPORT_").lower(): v for k, v in self.env().items()}
+        return Settings.model_validate({**env, "web_port": 6066})
 
 
 @pytest.fixture

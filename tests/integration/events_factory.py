@@ -10,10 +10,15 @@ import orjson
 def message_event(i: int, run: str, customers: int = 50) -> tuple[bytes, bytes]:
     customer = f"c{i % customers}"
     event = {
-        "type": "message", "event_id": f"{run}-{i}", "customer_id": customer,
+        "type": "message",
+        "event_id": f"{run}-{i}",
+        "customer_id": customer,
         "occurred_at": (datetime.now(UTC) - timedelta(seconds=5)).isoformat(),
-        "source": "test", "channel": "chat", "direction": "inbound",
-        "conversation_id": f"conv-{customer}", "text": f"hello number {i}",
+        "source": "test",
+        "channel": "chat",
+        "direction": "inbound",
+        "conversation_id": f"conv-{customer}",
+        "text": f"hello number {i}",
     }
     return customer.encode(), orjson.dumps(event)
 

@@ -38,8 +38,9 @@ async def create_topic(name: str, partitions: int) -> None:
 
 
 async def produce(topic: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all",
-                                enable_idempotence=True, max_request_size=4_194_304)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, max_request_size=4_194_304
+    )
     await producer.start()
     count = 0
     try:
@@ -56,12 +57,20 @@ async def produce(topic: str, records: Iterable[tuple[bytes | None, bytes | None
     return count
 
 
-async def collect(topic: str, count: int, timeout: float = 60.0, settle: float = 0.0) -> list[Record]:
+async def collect(
+    topic: str, count: int, timeout: float = 60.0, settle: float = 0.0
+) -> list[Record]:
     """Read ``topic`` from the beginning until ``count`` records or ``timeout``;
     then keep reading ``settle`` seconds more to catch extras (duplicates)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None,
-                                fetch_max_bytes=16_777_216, max_partition_fetch_bytes=16_777_216)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_bytes=16_777_216,
+        max_partition_fetch_bytes=16_777_216,
+    )
     await consumer.start()
     out: list[Record] = []
     try:

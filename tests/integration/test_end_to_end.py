@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from streams.settings import Settings
 from streams.stack import control
+from tests.integration.conftest import Scope
 from tests.integration.events_factory import batch, ids_of
 from tests.integration.kafka_io import collect, produce
 from tests.integration.workers import WorkerProcess
-from tests.integration.conftest import Scope
 
 
 async def test_events_flow_through_ingest_exactly_once(
@@ -24,7 +24,9 @@ async def test_events_flow_through_ingest_exactly_once(
     assert len(ids) == sent == 500
     assert set(ids) == {f"{scope.name}-{i}" for i in range(500)}
     # re-keyed by customer: every record's key is its customer_id
-    assert all(r.key == f"c{int(i.rsplit('-', 1)[1]) % 50}".encode() for r, i in zip(out, ids, strict=True))
+    assert all(
+        r.key == f"c{int(i.rsplit('-', 1)[1]) % 50}".encode() for r, i in zip(out, ids, strict=True)
+    )
 
 
 async def test_sigkill_mid_stream_resumes_from_committed_offsets(

@@ -62,13 +62,13 @@ async def test_bad_inputs_are_dead_lettered_and_valid_ones_processed_once(
         original = base64.b64decode(raw) if letter["payload_encoding"] == "base64" else raw.encode()
         letters[(record.key, original)] = letter
     for case in bad:
-        letter = letters.get((case.key, case.value or b""))
-        assert letter is not None, f"{case.name}: not dead-lettered with its original bytes"
-        assert letter["reason_code"] == case.reason_code, (case.name, letter["reason"])
-        assert case.reason_contains in str(letter["reason"]), (case.name, letter["reason"])
-        assert letter["topic"] == scope.topic("interactions")
-        assert isinstance(letter["offset"], int) and isinstance(letter["partition"], int)
-        assert letter["dead_lettered_at"]
+        found = letters.get((case.key, case.value or b""))
+        assert found is not None, f"{case.name}: not dead-lettered with its original bytes"
+        assert found["reason_code"] == case.reason_code, (case.name, found["reason"])
+        assert case.reason_contains in str(found["reason"]), (case.name, found["reason"])
+        assert found["topic"] == scope.topic("interactions")
+        assert isinstance(found["offset"], int) and isinstance(found["partition"], int)
+        assert found["dead_lettered_at"]
 
     assert worker.alive()
     counts = dead_letter_counts(worker.port)

@@ -26,11 +26,15 @@ def test_up_twice_starts_no_second_copy(stack: Settings) -> None:
 
 
 def test_llm_server_completes_a_few_shot_prompt(stack: Settings) -> None:
-    client = openai.OpenAI(base_url=stack.llm_base_url,
-                           api_key=stack.llm_api_key.get_secret_value(), timeout=60)
-    prompt = ("Customer: Where is my parcel?\nAgent: I am sorry for the delay, let me check.\n"
-              "Customer: I want to cancel my order.\nAgent:")
-    result = client.completions.create(model=stack.llm_model, prompt=prompt, max_tokens=24,
-                                       temperature=0.0)
+    client = openai.OpenAI(
+        base_url=stack.llm_base_url, api_key=stack.llm_api_key.get_secret_value(), timeout=60
+    )
+    prompt = (
+        "Customer: Where is my parcel?\nAgent: I am sorry for the delay, let me check.\n"
+        "Customer: I want to cancel my order.\nAgent:"
+    )
+    result = client.completions.create(
+        model=stack.llm_model, prompt=prompt, max_tokens=24, temperature=0.0
+    )
     assert result.choices[0].text.strip()
     assert result.usage is not None and result.usage.completion_tokens > 0

@@ -32,7 +32,9 @@ class WorkerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker"],
-                env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         if wait_ready:
@@ -51,7 +53,9 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise AssertionError(
+                    f"worker exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
             try:
                 status, _ = self.get("/ready")
                 if status == 200:

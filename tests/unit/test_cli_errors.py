@@ -1,0 +1,78 @@
+"""Bad configuration gets one clear line naming the setting, a non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from streams.cli import build_parser
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"RAPPORT_CLICKHOUSE_DSN": "mysql://x"}, "RAPPORT_CLICKHOUSE_DSN"),
+        ({"RAPPORT_KAFKA_BOOTSTRAP_SERVERS": "nohostport"}, "RAPPORT_KAFKA_BOOTSTRAP_SERVERS"),
+        ({"RAPPORT_WEB_PORT": "99999"}, "RAPPORT_WEB_PORT"),
+        ({"RAPPORT_STORE": "leveldb"}, "RAPPORT_STORE"),
+    ],
+)
+def test_malformed_settings_name_the_setting(env: dict[str, str], needle: str) -> None:
+    result = run("worker", **env)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_broker_names_setting_and_fix() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run("worker", RAPPORT_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert "RAPPORT_KAFKA_BOOTSTRAP_SERVERS" in result.stderr
+    assert "rapport stack up" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_web_port_taken_names_setting() -> None:
+    with socket.socket() as busy, socket.socket() as broker:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        broker.bind(("127.0.0.1", 0))
+        broker.listen()  # something answers where the broker should be
+        result = run(
+            "worker",
+            RAPPORT_WEB_PORT=str(busy.getsockname()[1]),
+            RAPPORT_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{broker.getsockname()[1]}",
+        )
+    assert result.returncode == 2
+    assert "RAPPORT_WEB_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_subcommand_has_help() -> None:
+    top = run("--help")
+    assert top.returncode == 0
+    commands = top.stdout.split("{", 1)[1].split("}", 1)[0].split(",") if "{" in top.stdout else []
+    _, handlers = build_parser()
+    for name in handlers:
+        result = run(name, "--help")
+        assert result.returncode == 0, name
+        assert "usage: rapport " + name in result.stdout
+    assert commands == [] or set(commands) <= set(handlers)
