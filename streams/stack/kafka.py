@@ -170,6 +170,9 @@ class KafkaNode:
         """Start the broker unless ours already runs; False when it was already running."""
         if self.process.running():
             return False
+        if port_open(self.host, self.port) and self._answers():
+            log.info("a Kafka broker not started by rapport answers on %s:%d", self.host, self.port)
+            return False
         for port in (self.port, self.controller_port):
             if port_open(self.host, port):
                 msg = (
@@ -203,6 +206,13 @@ class KafkaNode:
             "Kafka broker",
             alive=self.process.running,
         )
+
+    def _answers(self) -> bool:
+        try:
+            self.resolve_jars()
+            return "metadata.version" in self.reported_version()
+        except StackError:
+            return False
 
     def stop(self) -> bool:
         return self.process.stop(timeout=60.0)

@@ -47,6 +47,11 @@ class LlmServer:
     def start(self) -> bool:
         if self.process.running():
             return False
+        if port_open(self.host, self.port) and self.models_ready():
+            log.info(
+                "an OpenAI-compatible server not started by rapport answers on %s", self.base_url
+            )
+            return False
         if port_open(self.host, self.port):
             msg = (
                 f"port {self.host}:{self.port} is already in use by a process `rapport stack` "

@@ -1,0 +1,48 @@
+"""The README and the compose file stay true to the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [n for n in Settings.model_fields if f"`RAPPORT_{n.upper()}`" not in readme]
+    assert missing == []
+
+
+def test_readme_quickstart_commands_exist_in_makefile_and_ci() -> None:
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "make run " in readme and "make test " in readme
+    assert "\nrun: " in makefile and "\ntest: " in makefile
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_compose_ports_match_settings_defaults() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    defaults = Settings.model_validate({})
+    published = {
+        name: [p.split(":")[0] for p in svc.get("ports", [])] for name, svc in services.items()
+    }
+    assert defaults.kafka_bootstrap_servers.rsplit(":", 1)[1] in published["kafka"]
+    assert defaults.redis_url.get_secret_value().split(":")[2].split("/")[0] in published["redis"]
+    assert str(defaults.web_port) in published["worker"]
+    assert defaults.llm_base_url.split(":")[2].split("/")[0] in published["llm"]
+    worker_env = services["worker"]["environment"]
+    assert set(worker_env) <= {f"RAPPORT_{n.upper()}" for n in Settings.model_fields}
+    for image in (
+        "apache/kafka:4.",
+        "redis:",
+        "clickhouse/clickhouse-server:",
+        "prom/prometheus:",
+        "grafana/grafana:",
+    ):
+        assert any(str(s.get("image", "")).startswith(image) for s in services.values()), image
