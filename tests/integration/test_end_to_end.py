@@ -56,7 +56,7 @@ async def test_worker_survives_broker_outage_without_restart(
     await collect(scope.topic("events"), 1000, timeout=60)
     kafka = control.services(stack)["kafka"]
     pid = worker.proc.pid if worker.proc else None
-    kafka.stop()
+    assert kafka.stop(), "the broker must be one this session's stack started"
     await asyncio.sleep(20)
     assert worker.alive(), f"worker died while the broker was down:\n{worker.log_tail()}"
     kafka.start()
