@@ -159,9 +159,7 @@ def register(runtime: Runtime) -> Ingest:
     )
     ingest = Ingest(runtime, table)
 
-    async def _revoked(
-        sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
-    ) -> None:
+    async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         revoked = args[0] if args else kwargs.get("revoked", set())
         ingest.forget_partitions({tp.partition for tp in revoked})
 

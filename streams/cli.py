@@ -86,9 +86,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     schemas.add_argument("action", choices=["export", "check"])
     handlers["schemas"] = _cmd_schemas
 
-    from streams import cli_jobs  # noqa: PLC0415
+    from streams import cli_jobs, cli_ops  # noqa: PLC0415
 
     cli_jobs.add_commands(sub, handlers)
+    cli_ops.add_commands(sub, handlers)
     return parser, handlers
 
 
@@ -99,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("aiokafka").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         settings = Settings()
         return handlers[args.command](args, settings)

@@ -26,3 +26,9 @@ INGEST_LATENCY = Histogram(
     "Event time to ingest forward (wall clock)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600),
 )
+CONSUMER_LAG_MESSAGES = Gauge(
+    "rapport_consumer_lag_messages", "End offset minus committed offset", ["topic", "partition"]
+)
+CONSUMER_LAG_SECONDS = Gauge(
+    "rapport_consumer_lag_seconds", "Age of the oldest unprocessed record", ["topic", "partition"]
+)
