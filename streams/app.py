@@ -101,10 +101,9 @@ def create_app(settings: Settings) -> Runtime:
 
 
 def _register(runtime: Runtime) -> None:
-    from agents import ingest, sink  # noqa: PLC0415 - agents depend on streams, not the reverse
+    from agents import ingest  # noqa: PLC0415 - agents depend on streams, not the reverse
     from streams import monitor, web  # noqa: PLC0415
 
     ingest.register(runtime)
-    sink.register(runtime)
     web.register(runtime)
     monitor.register(runtime)
