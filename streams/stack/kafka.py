@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import logging
 import shutil
+import socket
+import struct
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -59,6 +61,20 @@ logger.apache.level = warn
 logger.started.name = kafka.server.KafkaRaftServer
 logger.started.level = info
 """
+
+
+def speaks_kafka(host: str, port: int, timeout: float = 2.0) -> bool:
+    """True when host:port answers a Kafka ApiVersions (v0) request."""
+    client = b"rapport"
+    body = struct.pack(">hhih", 18, 0, 7, len(client)) + client
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            header = sock.recv(8)
+    except OSError:
+        return False
+    return len(header) == 8 and struct.unpack(">ii", header)[1] == 7
 
 
 @dataclass(frozen=True)
@@ -126,21 +142,17 @@ class KafkaNode:
     def _java(
         self, main: str, *args: str, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                "java",
-                "-Xmx256m",
-                "-cp",
-                self.classpath(),
-                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-                main,
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        argv = [
+            "java", "-Xmx256m", "-cp", self.classpath(),
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}", main, *args,
+        ]  # fmt: skip
+        try:
+            return subprocess.run(
+                argv, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            msg = f"{main} did not finish within {timeout:.0f}s"
+            raise StackError(msg) from exc
 
     def configure(self) -> Path:
         """Write server.properties and format the KRaft storage once."""
@@ -208,11 +220,7 @@ class KafkaNode:
         )
 
     def _answers(self) -> bool:
-        try:
-            self.resolve_jars()
-            return "metadata.version" in self.reported_version()
-        except StackError:
-            return False
+        return speaks_kafka(self.host, self.port)
 
     def stop(self) -> bool:
         return self.process.stop(timeout=60.0)
