@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from mode import BaseSignalT
 
 from streams import metrics
 from streams.app import Runtime
@@ -34,3 +37,12 @@ def register(runtime: Runtime) -> None:
             metrics.CONSUMER_LAG_SECONDS.labels(*labels).set(lag.seconds)
 
     app.timer(interval=LAG_INTERVAL_S)(export_lag)
+
+    async def on_assigned(
+        sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+    ) -> None:
+        assigned = args[0] if args else kwargs.get("assigned", set())
+        metrics.REBALANCES.inc()
+        metrics.ASSIGNED_PARTITIONS.set(len(assigned))
+
+    app.on_partitions_assigned.connect(on_assigned)
