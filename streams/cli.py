@@ -111,6 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rapport: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a last line instead of a wall of traceback (-v shows it)
+        if args.verbose:
+            raise
+        print(
+            f"rapport: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
+            file=sys.stderr,
+        )
     return 2
 
 

@@ -94,11 +94,9 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     raise StackError(msg)
 
 
-def _next_run(settings: Settings) -> int:
-    counter = settings.data_dir / "runs"
-    run = int(counter.read_text()) + 1 if counter.exists() else 1
-    counter.write_text(str(run))
-    return run
+def _run_prefix() -> str:
+    """Distinct event ids per run, so running the job again flows again (not deduplicated)."""
+    return datetime.now(UTC).strftime("run%Y%m%dT%H%M%S-")
 
 
 def _poll(view: View, port: int, stop: threading.Event) -> None:
@@ -119,7 +117,7 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     control.up(settings)
     for row in control.status(settings):
         console.print(f"    {'up  ' if row.ok else 'DOWN'} {row.name:<18} {row.detail}")
-    prefix = args.id_prefix or f"run{_next_run(settings)}-"
+    prefix = args.id_prefix or _run_prefix()
     console.print(
         f"[bold]2/3[/] worker on :{settings.web_port} (log {settings.data_dir / 'worker.log'})"
     )
