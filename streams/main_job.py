@@ -13,6 +13,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from streams.cli_jobs import source_records
 from streams.errors import StackError
+from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
 from streams.settings import Settings
 from streams.stack import control
@@ -131,7 +133,7 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
         poller.start()
         start = datetime.now(UTC).replace(microsecond=0) if args.now else None
         records = source_records(
-            args.source.split(","),
+            _available(console, args.source.split(","), args.tweets),
             seed=args.seed,
             limit=args.limit,
             start=start,
@@ -164,6 +166,15 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
     return 0
+
+
+def _available(console: Console, names: list[str], tweets: str | None) -> list[str]:
+    """Tweets.csv is non-commercial and never vendored: skip it, saying so, when absent."""
+    path = Path(tweets) if tweets else TWEETS_PATH
+    if "tweets" in names and not path.exists():
+        console.print(f"    [yellow]skipping tweets: {path} not found (pass --tweets PATH)[/]")
+        return [n for n in names if n != "tweets"]
+    return names
 
 
 def _summary(console: Console, view: View, produced: int, rate: float) -> None:
