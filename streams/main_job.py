@@ -109,6 +109,8 @@ def _poll(view: View, port: int, stop: threading.Event) -> None:
         except OSError:
             continue
         now, consumed = time.monotonic(), view.metrics.get("in:ingest", 0.0)
+        if consumed == last:
+            continue  # idle: keep showing the last measured rate
         view.rate = (consumed - last) / max(1e-6, now - last_t)
         last, last_t = consumed, now
 
