@@ -1,0 +1,257 @@
+"""The feature agent: ``events`` in, one feature state per customer in a Faust table.
+
+Each event is applied by :class:`features.engine.FeatureEngine` to the customer's
+state in the ``features`` table (changelog-backed, RocksDB store), written while
+the event is being processed, so the changelog record lands in the event's own
+partition. Redelivered records and re-forwarded copies are skipped (see the
+engine); erasures delete the entry (a tombstone) and keep a marker in the
+``features-erasures`` table. Each partition is read without holes: records Faust
+drops around a rebalance are read back from Kafka (:mod:`agents.features_io`). A
+timer publishes the changed customers to Redis and the compacted ``features``
+topic (:mod:`features.publisher`); after every recovery the worker republishes all
+customers of its partitions.
+
+No exception escapes the agent: an event it cannot parse, or an unexpected error,
+is dead-lettered with its original bytes and the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+import faust
+from mode import BaseSignalT
+from pydantic import ValidationError
+
+from agents.features_io import Partitions, RawRecord
+from features import metrics as fmetrics
+from features.definitions import Rules, Vector
+from features.engine import FeatureEngine, Status
+from features.publisher import Publisher
+from features.state import CustomerState, StateError
+from features.store import FeatureStore
+from features.vector import vector
+from schemas.events import parse_event
+from schemas.published import DeadLetter
+from streams import metrics
+from streams.app import Runtime
+from streams.settings import Settings
+from streams.web_features import register as register_view
+from streams.web_features import tables_ready
+
+log = logging.getLogger(__name__)
+AGENT = "features"
+TABLE = "features"
+ERASURES = "features-erasures"
+
+
+def rules_of(settings: Settings) -> Rules:
+    return Rules(
+        lateness_s=settings.features_allowed_lateness_s,
+        cart_abandon_s=settings.features_cart_abandon_s,
+    )
+
+
+class FeatureAgent:
+    """State and wiring of the feature agent, one instance per worker."""
+
+    def __init__(self, runtime: Runtime, table: Any, erasures: Any) -> None:
+        settings = self.settings = runtime.settings
+        self.app = runtime.app
+        self.table = table
+        self.events_name = settings.topic_name("events")
+        self.features_name = settings.topic_name("features")
+        self.dlq_topic = runtime.topics["dlq"]
+        self.rules = rules_of(settings)
+        self.engine = FeatureEngine(
+            table, erasures, self.rules, dedup_span=settings.features_dedup_span
+        )
+        self.store = FeatureStore(
+            settings.redis_url.get_secret_value(),
+            settings.redis_key_prefix,
+            settings.features_redis_ttl_s,
+        )
+        self.publisher = Publisher(
+            self.store,
+            self._send_snapshot,
+            self.rules,
+            snapshot_interval_s=settings.features_snapshot_interval_s,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.partitions = Partitions(settings, self.events_name, self.engine)
+        self._consumed = metrics.EVENTS_IN.labels(AGENT)
+        self._outcomes = {s: fmetrics.OUTCOMES.labels(s) for s in get_args(Status)}
+
+    # --- the stream
+    async def handle(self, event: faust.EventT[Any]) -> None:
+        message = event.message
+        self._consumed.inc()
+        try:
+            await self._process(message)
+        except Exception as exc:
+            metrics.AGENT_ERRORS.labels(AGENT).inc()
+            where = f"{message.topic}[{message.partition}]@{message.offset}"
+            log.exception("features failed on %s", where)
+            try:
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                raw = RawRecord(message.offset, message.key, message.value)
+                await self.dead_letter(message.partition, raw, "internal_error", reason)
+            except Exception:
+                metrics.DEAD_LETTER_FAILURES.inc()
+                log.exception("could not dead-letter %s", where)
+
+    async def _process(self, message: faust.types.Message) -> None:
+        partition = message.partition
+        for record in await self.partitions.missed(partition, message.offset):
+            await self._apply(partition, record)
+        await self._apply(partition, RawRecord(message.offset, message.key, message.value))
+
+    async def _apply(self, partition: int, record: RawRecord) -> None:
+        """Apply one record of the events topic; dead-letter it if it is not an event."""
+        if not record.value:
+            await self.dead_letter(partition, record, "empty_payload", "payload: empty")
+            return
+        try:
+            event = parse_event(record.value)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "payload"
+            await self.dead_letter(partition, record, "invalid_event", f"{where}: {first['msg']}")
+            return
+        outcome = self.engine.process(event, partition, record.offset)
+        self._outcomes[outcome.status].inc()
+        if outcome.size:
+            fmetrics.STATE_BYTES.observe(outcome.size)
+        if outcome.status == "erasure":
+            self.publisher.erased(outcome.customer_id, partition)
+        elif outcome.status in ("applied", "late", "replayed"):
+            self.publisher.changed(outcome.customer_id)
+
+    async def dead_letter(self, partition: int, record: RawRecord, code: str, reason: str) -> None:
+        letter = DeadLetter.build(
+            raw=record.value or b"",
+            key=record.key,
+            reason=reason,
+            reason_code=code,
+            topic=self.events_name,
+            partition=partition,
+            offset=record.offset,
+            now=datetime.now(UTC),
+        )
+        metrics.DEAD_LETTERS.labels(code).inc()
+        await (await self.dlq_topic.send(key=record.key, value=letter.model_dump_json().encode()))
+        metrics.EVENTS_OUT.labels(AGENT, "dlq").inc()
+
+    # --- partitions and publishing
+    def active_partitions(self) -> set[int]:
+        try:
+            actives = self.app.assignor.assigned_actives()
+        except Exception:
+            return set()
+        return {tp.partition for tp in actives if tp.topic == self.events_name}
+
+    def revoked(self, partitions: set[int]) -> None:
+        self.partitions.forget(partitions)
+        self.engine.forget(partitions)
+        self.publisher.forget_all()
+
+    async def on_recovered(self) -> None:
+        """Recovery done, streams not resumed yet: prepare the new partitions now (see
+        ``agents.features_io``) and republish every customer in the background."""
+        await self.partitions.prepare(self.active_partitions())
+        task = asyncio.ensure_future(self._resync())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resync(self) -> None:
+        """Mark every customer of this worker's partitions for republishing."""
+        try:
+            customers = list(self.table.keys())
+        except Exception:
+            log.exception("features: resync could not list the table")
+            return
+        for customer_id in customers:
+            self.publisher.changed(customer_id)
+        log.info("features: resync of %d customers queued", len(customers))
+
+    def read_state(self, customer_id: str) -> CustomerState | None:
+        """A state for the flush and the web view: None while a rebalance runs."""
+        if not tables_ready(self.app):
+            return None
+        try:
+            return self.engine.state(customer_id, keep=False)
+        except StateError:
+            log.exception("features: unreadable state of %s", customer_id)
+            return None
+
+    async def flush(self) -> None:
+        if not tables_ready(self.app):
+            return
+        await self.publisher.flush(self.read_state, self.active_partitions)
+
+    async def _send_snapshot(self, customer_id: str, value: bytes | None) -> None:
+        await self.app.producer.send(
+            self.features_name, customer_id.encode(), value, None, None, None
+        )
+
+    # --- reads for the web view
+    def partition_of(self, customer_id: str) -> int:
+        """The customer's partition: its events' (keyed by the raw id), hence its state's."""
+        return int(
+            self.app.producer.key_partition(self.events_name, customer_id.encode()).partition
+        )
+
+    def owns(self, customer_id: str) -> bool:
+        return self.partition_of(customer_id) in self.active_partitions()
+
+    def owner(self, customer_id: str) -> str | None:
+        """URL of the worker holding the customer's state as an active partition.
+
+        Not ``app.router.key_store``: Faust hashes the JSON-serialized table key, while
+        the state lives in the partition of the raw key (the event's partition).
+        """
+        partition = self.partition_of(customer_id)
+        for url, topics in self.app.router.table_metadata(TABLE).items():
+            if any(partition in partitions for partitions in topics.values()):
+                return str(url)
+        return None
+
+    def local_features(self, customer_id: str) -> tuple[Vector, CustomerState] | None:
+        state = self.read_state(customer_id)
+        return None if state is None else (vector(state, self.rules), state)
+
+
+def register(runtime: Runtime) -> FeatureAgent:
+    app, settings = runtime.app, runtime.settings
+    table = app.Table(
+        TABLE, key_type=str, value_type=bytes, default=None, partitions=settings.topic_partitions
+    )
+    erasures = app.Table(
+        ERASURES, key_type=str, value_type=bytes, default=None, partitions=settings.topic_partitions
+    )
+    agent = FeatureAgent(runtime, table, erasures)
+
+    async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+        revoked = args[0] if args else kwargs.get("revoked", set())
+        agent.revoked({tp.partition for tp in revoked if tp.topic == agent.events_name})
+
+    app.on_partitions_revoked.connect(_revoked)
+    table.on_recover(agent.on_recovered)
+
+    async def features_agent(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await agent.handle(event)
+
+    async def features_flush() -> None:
+        try:
+            await agent.flush()
+        except Exception:
+            log.exception("features: flush failed")
+
+    app.agent(runtime.topics["events"], name=AGENT)(features_agent)
+    app.timer(settings.features_flush_interval_s, name="features-flush")(features_flush)
+    register_view(runtime, agent)
+    return agent
