@@ -1,0 +1,192 @@
+"""The sink agent: every topic with a table mapping, batched into ClickHouse.
+
+One Faust agent per entry of :data:`ROUTES` (a topic role -> a converter of its
+records to rows); adding a topic to ClickHouse is one entry there. Each agent takes
+batches by size and time without acknowledging (``noack_take``), converts them,
+runs the erasures they carry, writes the rows (waiting out ClickHouse outages:
+backpressure), dead-letters the rows the store refused, and only then acknowledges
+the batch: offsets are committed only after the insert succeeded. A crash before the
+commit redelivers the batch; the idempotent sink stores it once.
+
+No exception escapes: a batch that fails unexpectedly is retried, then
+dead-lettered (``internal_error``); records of the ``dlq`` topic itself are never
+dead-lettered again (they stay in that topic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+import faust
+
+from schemas.published import DeadLetter
+from sinks import metrics as sink_metrics
+from sinks import rows, rows_published
+from sinks.base import Batch, BatchPolicy, Origin, RetryPolicy
+from sinks.clickhouse import ClickHouseSink, QueryLimits
+from streams import metrics
+from streams.app import Runtime
+from streams.settings import Settings, TopicRole
+
+log = logging.getLogger(__name__)
+AGENT = "sink"
+ATTEMPTS: Final = 3
+"""Tries of a batch that fails unexpectedly before it is dead-lettered."""
+
+ROUTES: Final[dict[TopicRole, rows.Converter]] = {
+    "events": rows.from_event,
+    "dlq": rows_published.from_dead_letter,
+    "features": rows_published.from_features,
+    "insights": rows_published.from_insight,
+    "drafted_replies": rows_published.from_draft,
+}
+
+Refusal = tuple[Any, str, str]  # (message, reason_code, reason)
+
+
+def build_sink(settings: Settings) -> ClickHouseSink:
+    retry = RetryPolicy(
+        settings.clickhouse_retry_backoff_s,
+        settings.clickhouse_retry_backoff_max_s,
+        settings.clickhouse_data_retries,
+    )
+    limits = QueryLimits(settings.clickhouse_sql_max_rows, settings.clickhouse_sql_timeout_s)
+    return ClickHouseSink(
+        settings.clickhouse_url,
+        settings.clickhouse_database,
+        retry,
+        erasure_refresh_s=settings.clickhouse_erasure_refresh_s,
+        limits=limits,
+    )
+
+
+class SinkAgent:
+    """Converts batches of records, writes them, dead-letters what the store refused."""
+
+    def __init__(self, runtime: Runtime, sink: ClickHouseSink) -> None:
+        self.sink = sink
+        self.dlq_topic = runtime.topics["dlq"]
+        self.kill_after = runtime.settings.clickhouse_fault_kill_after_batches
+        self.batches = 0
+
+    async def handle(self, role: TopicRole, events: Sequence[faust.EventT[Any]]) -> None:
+        """Write one batch; returns when every record is stored, refused or dead-lettered."""
+        metrics.EVENTS_IN.labels(AGENT).inc(len(events))
+        started = time.monotonic()
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                await self._write(role, events)
+                break
+            except Exception as exc:  # no exception may escape an agent
+                metrics.AGENT_ERRORS.labels(AGENT).inc()
+                log.exception(
+                    "sink batch of %d %s records failed (attempt %d/%d)",
+                    len(events),
+                    role,
+                    attempt,
+                    ATTEMPTS,
+                )
+                if attempt == ATTEMPTS:
+                    reason = f"internal error in the sink: {type(exc).__name__}: {exc}"
+                    await self._refuse(
+                        role, [(e.message, "internal_error", reason) for e in events]
+                    )
+                else:
+                    await asyncio.sleep(self.sink.retry.delay(attempt))
+        sink_metrics.FLUSH_SECONDS.labels(self.sink.name).observe(time.monotonic() - started)
+        sink_metrics.BATCH_ROWS.labels(self.sink.name).observe(len(events))
+
+    async def _write(self, role: TopicRole, events: Sequence[faust.EventT[Any]]) -> None:
+        convert = ROUTES[role]
+        batch, refused = Batch(), list[Refusal]()
+        messages: dict[Origin, Any] = {}
+        for event in events:
+            message = event.message
+            origin = Origin(message.topic, message.partition, message.offset)
+            out = convert(message.value, origin)
+            if out.rejection is not None:
+                refused.append((message, *out.rejection))
+                continue
+            if out.erasure is not None:
+                await self.sink.erase(out.erasure)
+            for table, row in out.rows:
+                batch.add(table, row, origin)
+            messages[origin] = message
+        for rejected in await self.sink.write(batch):
+            refused.append((messages[rejected.origin], rejected.reason_code, rejected.reason))
+        await self._refuse(role, refused)
+        self._fault_point()
+
+    def _fault_point(self) -> None:
+        self.batches += 1
+        if self.kill_after and self.batches >= self.kill_after:
+            log.warning(
+                "fault injection: SIGKILL after %d sink batches, before commit", self.batches
+            )
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    async def _refuse(self, role: TopicRole, refused: list[Refusal]) -> None:
+        for message, code, reason in refused:
+            metrics.DEAD_LETTERS.labels(code).inc()
+            if role == "dlq":
+                log.error(
+                    "dead letter %s[%d]@%d not stored: %s",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    reason,
+                )
+                continue
+            letter = DeadLetter.build(
+                raw=message.value or b"",
+                key=message.key,
+                reason=reason,
+                reason_code=code,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                now=datetime.now(UTC),
+            )
+            await self.sink.retrying(
+                "dead letter", self._send, message.key, letter.model_dump_json().encode()
+            )
+            metrics.EVENTS_OUT.labels(AGENT, "dlq").inc()
+
+    async def _send(self, key: bytes | None, value: bytes) -> None:
+        await (await self.dlq_topic.send(key=key, value=value))
+
+
+def register(runtime: Runtime) -> SinkAgent:
+    """One agent per route, all writing through one sink; the ``/sql`` view on top."""
+    from streams import web_sql  # noqa: PLC0415 - streams' web views depend on agents here
+
+    settings = runtime.settings
+    sink = build_sink(settings)
+    agent = SinkAgent(runtime, sink)
+    policy = BatchPolicy(settings.clickhouse_batch_size, settings.clickhouse_flush_interval_s)
+    for role in ROUTES:
+        _add_agent(runtime, agent, role, policy)
+    web_sql.register(runtime, sink)
+    return agent
+
+
+def _add_agent(runtime: Runtime, agent: SinkAgent, role: TopicRole, policy: BatchPolicy) -> None:
+    async def sink_agent(stream: faust.StreamT[bytes]) -> None:
+        await agent.sink.open()
+        concrete = cast("faust.Stream[Any]", stream)
+        # noack_take yields events (annotated as values) and never acknowledges them:
+        # the agent does, once they are written
+        async for batch in concrete.noack_take(policy.max_rows, within=policy.max_age_s):
+            events = cast("list[faust.EventT[Any]]", batch)
+            await agent.handle(role, events)
+            for event in events:
+                await concrete.ack(event)
+
+    runtime.app.agent(runtime.topics[role], name=f"{AGENT}-{role}")(sink_agent)
