@@ -1,0 +1,85 @@
+"""``rapport evaluate``: the models against real datasets and batch baselines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import timeit
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from streams.settings import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from online_models.evaluate import DATASETS, as_json, evaluate  # noqa: PLC0415
+    from online_models.evaluate_report import format_table  # noqa: PLC0415
+
+    del settings
+    datasets = DATASETS if args.datasets == "all" else tuple(args.datasets.split(","))
+    calibration = [_calibration_us()]
+    rows = evaluate(
+        args.data_dir,
+        datasets=datasets,
+        limit=args.limit,
+        seed=args.seed,
+        warm_passes=args.warm_passes,
+    )
+    calibration.append(_calibration_us())
+    print(format_table(rows))
+    if args.json:
+        meta = {
+            "datasets": list(datasets),
+            "limit": args.limit,
+            "seed": args.seed,
+            "warm_passes": args.warm_passes,
+            "timing": "median predict_one + median learn_one, microseconds (wall)",
+            "calibration_us_before_after": calibration,
+            "python": platform.python_version(),
+            "river": version("river"),
+            "load_average": os.getloadavg(),
+        }
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(as_json(rows, meta), indent=2, default=str) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+def _calibration_us() -> float:
+    """Best of 5 timings of ``sum(range(10_000))``: how fast this machine runs Python
+    right now, to compare timings taken under different loads or on other machines."""
+    timings = timeit.repeat("sum(range(10_000))", number=50, repeat=5)
+    return round(min(timings) / 50 * 1e6, 1)
+
+
+def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
+    """Register ``evaluate`` on the ``rapport`` sub-command parser."""
+    evaluate = sub.add_parser(
+        "evaluate", help="replay the real datasets through the models, with batch baselines"
+    )
+    evaluate.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder holding all four CSV files (default: data/, then ../shared/data/)",
+    )
+    evaluate.add_argument(
+        "--datasets", default="all", help="all, or comma-separated: tweets,bitext,banking77,telco"
+    )
+    evaluate.add_argument("--limit", type=int, default=None, help="first N rows of each dataset")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the 80/20 splits")
+    evaluate.add_argument(
+        "--warm-passes",
+        type=int,
+        default=0,
+        help="also report models warm-started with N passes over the training stream",
+    )
+    evaluate.add_argument("--json", default=None, metavar="PATH", help="also write JSON here")
+    handlers["evaluate"] = _cmd_evaluate

@@ -1,0 +1,160 @@
+"""The pieces behind the models: River conventions, bounds, delayed labels, monitoring."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from river import checks
+
+from online_models.anomaly import AnomalyModel
+from online_models.base import ModelError
+from online_models.churn import ChurnModel
+from online_models.delayed import DelayedLabelJoin
+from online_models.monitor import OTHER, Monitor
+from online_models.reco import Recommender
+from online_models.softmax import SparseSoftmax
+from online_models.text import MAX_TEXT_CHARS, TextFeatures
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize("estimator", [SparseSoftmax(), TextFeatures()], ids=type)
+def test_river_estimator_checks_pass(estimator: SparseSoftmax | TextFeatures) -> None:
+    checks.check_estimator(estimator)
+
+
+def test_softmax_memory_is_bounded_by_rule() -> None:
+    model = SparseSoftmax(max_features=5, max_classes=2)
+    for i in range(20):
+        model.learn_one({f"f{i}": 1.0, "f0": 1.0}, "a" if i % 2 else "b")
+    assert model.n_features == 5
+    assert model.dropped_features == 20 - 5  # f5..f19, first seen once the table is full
+    model.learn_one({"f1": 1.0}, "c")
+    assert model.classes == ["b", "a"]
+    assert model.refused_labels == 1
+    assert set(model.predict_proba_one({"f1": 1.0})) == {"a", "b"}
+
+
+def test_softmax_snapshot_is_trimmed_and_keeps_learning() -> None:
+    model = SparseSoftmax()
+    for i in range(1500):
+        model.learn_one({f"w{i % 1100}": 1.0}, "a" if i % 2 else "b")
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.predict_proba_one({"w1": 1.0}) == model.predict_proba_one({"w1": 1.0})
+    for clone in (model, restored):
+        clone.learn_one({"brand-new": 1.0}, "c")
+    assert restored.predict_proba_one({"brand-new": 1.0}) == model.predict_proba_one(
+        {"brand-new": 1.0}
+    )
+
+
+def test_text_is_cut_to_the_stated_length() -> None:
+    features = TextFeatures()
+    head = ("refund please " * MAX_TEXT_CHARS)[:MAX_TEXT_CHARS]
+    huge = head + " zebra" * 200_000
+    cut = features.transform_one({"text": huge})
+    assert cut == features.transform_one({"text": head})
+    assert "zebra" not in cut
+
+
+def test_delayed_join_labels_by_outcome_or_horizon() -> None:
+    join = DelayedLabelJoin(30 * DAY)
+    assert join.hold("quits", {"tenure": 1}, T0)
+    assert join.hold("stays", {"tenure": 50}, T0)
+    assert join.hold("late", {"tenure": 9}, T0)
+    assert not join.hold("quits", {"tenure": 2}, T0 + DAY)  # one open hold per customer
+    quit_label = join.outcome("quits", cancelled=True, at=T0 + 10 * DAY)
+    assert quit_label is not None
+    assert (quit_label.churned, quit_label.features) == (True, {"tenure": 1})
+    assert join.outcome("nobody", cancelled=True, at=T0) is None
+    assert join.outcome("late", cancelled=True, at=T0 - DAY) is None  # before the prediction
+    expired = join.expire(T0 + 30 * DAY)
+    assert sorted((e.customer_id, e.churned) for e in expired) == [
+        ("late", False),
+        ("stays", False),
+    ]
+    assert join.outcome("late", cancelled=True, at=T0 + 31 * DAY) is None  # too late
+    assert len(join) == 0
+
+
+def test_delayed_join_explicit_retention_forget_and_bound() -> None:
+    join = DelayedLabelJoin(DAY, max_pending=2)
+    assert join.hold("a", {}, T0)
+    assert join.hold("b", {}, T0)
+    assert not join.hold("c", {}, T0)
+    assert join.refused == 1
+    retained = join.outcome("a", cancelled=False, at=T0 + DAY / 2)
+    assert retained is not None
+    assert not retained.churned
+    assert join.forget("b") == 1
+    assert join.expire(T0 + 2 * DAY) == []
+    assert join.hold("b", {"again": 1}, T0 + 3 * DAY)
+    with pytest.raises(ModelError):
+        DelayedLabelJoin(timedelta(0))
+
+
+def test_monitor_detects_a_shift_in_the_error_rate() -> None:
+    rnd = random.Random(0)
+    monitor = Monitor("label")
+    for i in range(4000):
+        wrong = rnd.random() < (0.05 if i < 2000 else 0.5)
+        monitor.update("a", "b" if wrong else "a", segment="chat" if i % 2 else "email")
+    report = monitor.report()
+    assert report["drifts"]
+    assert 2000 < report["drifts"][0] < 2600
+    assert set(report["by_segment"]) == {"chat", "email"}
+    assert 0.6 < report["accuracy"] < 0.85
+
+
+def test_monitor_probability_metrics_and_segment_bound() -> None:
+    monitor = Monitor("probability", max_segments=2)
+    for i in range(200):
+        churned = i % 4 == 0
+        monitor.update(churned, 0.9 if churned else 0.1, segment=f"plan-{i % 5}")
+    report = monitor.report()
+    assert report["roc_auc"] == pytest.approx(1.0)
+    assert report["accuracy"] == 1.0
+    assert set(report["by_segment"]) == {"plan-0", "plan-1", OTHER}
+
+
+def test_churn_explanation_names_the_features_that_drive_the_score() -> None:
+    model = ChurnModel()
+    rnd = random.Random(0)
+    for _ in range(400):
+        monthly = rnd.random() < 0.5
+        contract = "Month-to-month" if monthly else "Two year"
+        churned = rnd.random() < (0.6 if monthly else 0.05)
+        model.learn_one({"Contract": contract, "tenure": rnd.randint(0, 72)}, churned)
+    risky = model.predict_one({"Contract": "Month-to-month", "tenure": 30})
+    top = risky.explanation["top_features"]
+    assert next(iter(top)) == "Contract_Month-to-month"
+    assert top["Contract_Month-to-month"] > 0
+
+
+def test_anomaly_alerts_on_about_the_stated_share() -> None:
+    rnd = random.Random(1)
+    model = AnomalyModel(window_size=100, seed=1)
+    alerts = 0
+    for i in range(3000):
+        x = {"orders": rnd.gauss(5, 1), "spend": rnd.gauss(100, 10)}
+        alerts += bool(model.predict_one(x).explanation.get("alert")) and i > 600
+        model.learn_one(x)
+    assert 0.002 < alerts / 2400 < 0.04
+    assert model.predict_one({"orders": 60, "spend": 3000}).explanation["alert"] is True
+
+
+def test_recommender_bounds_and_erasure() -> None:
+    model = Recommender(history=3, max_neighbours=2, max_customers=2)
+    for n in range(3):
+        for item in ["a", "b", "c", "d", "e"]:
+            model.learn_one({"customer_id": f"c{n}", "product_id": item})
+    assert list(model.histories) == ["c1", "c2"]  # c0, least recently active, evicted
+    assert all(len(h) <= 3 for h in model.histories.values())
+    assert all(len(n) <= 4 for n in model.together.values())  # pruned past 2 x 2
+    assert model.forget("c2") == 1
+    assert model.forget("c2") == 0
+    assert "c2" not in model.histories
