@@ -1,0 +1,66 @@
+"""Build the drafter from settings, and the drafter's view of a reply request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.llm.breaker import Breaker
+from agents.llm.client import ClientConfig, LLMClient
+from agents.llm.drafter import DraftConfig, Drafter, Request
+from agents.llm.guardrails import Guard
+from agents.llm.prompts import Policy, Turn
+from agents.llm.redact import Redactor
+from schemas.published import ReplyRequest
+from streams.settings import Settings
+
+
+def build_drafter(s: Settings) -> Drafter:
+    client = LLMClient(
+        ClientConfig(
+            base_url=s.llm_base_url,
+            model=s.llm_model,
+            api_key=s.llm_api_key,
+            timeout_s=min(s.llm_timeout_s, s.drafting_deadline_s),
+            max_retries=s.llm_max_retries,
+            backoff_s=s.drafting_backoff_s,
+            backoff_max_s=s.drafting_backoff_max_s,
+        ),
+        Breaker(s.drafting_breaker_failures, s.drafting_breaker_reset_s),
+    )
+    redactor = Redactor(s.drafting_redact_identifiers, region=s.drafting_phone_region)
+    guard = Guard(
+        allow_domains=tuple(s.drafting_allowed_domains),
+        allow_phones=tuple(s.drafting_allowed_phones),
+        region=s.drafting_phone_region,
+    )
+    config = DraftConfig(
+        style=s.drafting_style,
+        model=s.llm_model,
+        policy=Policy(s.drafting_tone, tuple(s.drafting_policy)),
+        max_tokens=s.drafting_max_tokens,
+        cheap_max_tokens=s.drafting_cheap_max_tokens,
+        temperature=s.drafting_temperature,
+        deadline_s=s.drafting_deadline_s,
+        low_priority=frozenset(s.drafting_low_priority_intents),
+        cost_prompt_per_1k=s.drafting_cost_prompt_per_1k_usd,
+        cost_completion_per_1k=s.drafting_cost_completion_per_1k_usd,
+    )
+    return Drafter(client, redactor, guard, config)
+
+
+def request_of(req: ReplyRequest, features: dict[str, Any]) -> Request:
+    """The drafter's input: the request with the customer's current features."""
+    trend = features.get("sentiment_trend")
+    churn = req.churn_risk if req.churn_risk is not None else features.get("churn_risk")
+    return Request(
+        request_id=req.request_id,
+        message=req.text,
+        intent=req.intent,
+        kind=req.kind,
+        channel=req.channel,
+        segment=req.segment,
+        churn_risk=float(churn) if isinstance(churn, int | float) else None,
+        sentiment_trend=float(trend) if isinstance(trend, int | float) else None,
+        features=features,
+        turns=[Turn(t.role, t.text) for t in req.turns],
+    )

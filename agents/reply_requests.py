@@ -1,0 +1,247 @@
+"""The reply-request agent: ``events`` in, reply requests out (see :mod:`agents.reply_rule`).
+
+It keeps each customer's recent conversations in the ``reply-conversations`` table
+(changelog-backed, written while the event is processed), applies the rule to every
+message and emits a :class:`ReplyRequest` (keyed by customer, id = the message's
+event id) to ``reply-requests`` for the drafting agent. It also counts reviewers'
+``draft_feedback`` per model and prompt version, and on an ``erasure`` forgets the
+customer's conversations and purges their cached drafts and prompts.
+
+A second agent reads ``insights``: when a customer's churn risk rises across
+``drafting_churn_threshold`` (at most once per ``drafting_engagement_cooldown_s``) it
+emits an ``engagement`` request through the same path. No exception escapes either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import faust
+import orjson
+from pydantic import ValidationError
+
+from agents import drafting_metrics as dm
+from agents.llm.intent import detect
+from agents.reply_rule import Conversations, decide, next_state, priority
+from schemas.events import DraftFeedback, ErasureRequest, Message, parse_event
+from schemas.published import ConversationTurn, Insight, ReplyRequest
+from sinks.redis_drafts import DraftStore, DraftStoreError
+from streams import metrics
+from streams.app import Runtime
+
+log = logging.getLogger(__name__)
+AGENT = "reply-requests"
+ENGAGE_AGENT = "engagement"
+CHURN_MODELS: Final = frozenset({"churn", "churn_risk"})
+SEGMENT_MODELS: Final = frozenset({"segment", "segmentation"})
+ERASE_ATTEMPTS: Final = 4
+_WANTED: Final = (b'"message"', b'"draft_feedback"', b'"erasure"')
+
+
+class ReplyRequests:
+    def __init__(self, runtime: Runtime, conversations: Any, customers: Any) -> None:
+        s = self.settings = runtime.settings
+        self.producer = runtime.app.producer
+        self.requests_name = s.topic_name("reply_requests")
+        self.conversations = conversations
+        self.customers = customers
+        self.low = frozenset(s.drafting_low_priority_intents)
+        self.store = DraftStore(
+            s.redis_url.get_secret_value(), s.redis_key_prefix, s.drafting_claim_ttl_s
+        )
+
+    async def handle(self, value: bytes | None) -> None:
+        metrics.EVENTS_IN.labels(AGENT).inc()
+        if not value or not any(tag in value for tag in _WANTED):
+            return
+        try:
+            event = parse_event(value)
+        except ValidationError:
+            return  # ingest validated it; the feature agent dead-letters what still fails
+        try:
+            if isinstance(event, Message):
+                await self.message(event)
+            elif isinstance(event, DraftFeedback):
+                await self.feedback(event)
+            elif isinstance(event, ErasureRequest):
+                await self.erase(event)
+        except Exception:
+            metrics.AGENT_ERRORS.labels(AGENT).inc()
+            log.exception("reply-requests failed on event %s", event.event_id)
+
+    async def message(self, msg: Message) -> None:
+        convs = Conversations.decode(self.conversations.get(msg.customer_id))
+        if convs.seen(msg.conversation_id, msg.event_id) and msg.direction != "inbound":
+            return
+        intent = detect(msg.text) if msg.direction == "inbound" else "agent_reply"
+        history = [t for t in convs.turns(msg.conversation_id) if t["id"] != msg.event_id]
+        decision = decide(
+            convs, msg.conversation_id, msg.event_id, msg.direction, text=msg.text, intent=intent
+        )
+        state = next_state(decision, msg.direction, convs.state(msg.conversation_id))
+        convs.add(
+            msg.conversation_id,
+            msg.event_id,
+            "customer" if msg.direction == "inbound" else "agent",
+            msg.text,
+            msg.occurred_at.timestamp(),
+            turns=self.settings.drafting_turns,
+            keep=self.settings.drafting_conversations,
+            state=state,
+        )
+        self.conversations[msg.customer_id] = convs.encode()
+        if not decision.needs:
+            dm.NO_REPLY.labels(decision.reason).inc()
+            return
+        context = orjson.loads(self.customers.get(msg.customer_id) or b"{}")
+        request = ReplyRequest(
+            request_id=msg.event_id,
+            customer_id=msg.customer_id,
+            conversation_id=msg.conversation_id,
+            message_event_id=msg.event_id,
+            text=msg.text,
+            channel=msg.channel,
+            intent=intent,
+            occurred_at=msg.occurred_at,
+            turns=[_turn(t) for t in history[-self.settings.drafting_turns :]]
+            if self.settings.drafting_turns
+            else [],
+            priority=priority(intent, self.low),
+            segment=context.get("segment"),
+            churn_risk=context.get("churn"),
+            reason=decision.reason,
+        )
+        await self.emit(request)
+
+    async def emit(self, request: ReplyRequest) -> None:
+        await self.producer.send(
+            self.requests_name,
+            request.customer_id.encode(),
+            request.model_dump_json().encode(),
+            None,
+            None,
+            None,
+        )
+        dm.REPLY_REQUESTS.labels(request.kind, request.reason or "").inc()
+        metrics.EVENTS_OUT.labels(AGENT, "reply_requests").inc()
+
+    async def feedback(self, fb: DraftFeedback) -> None:
+        try:
+            labels = await self.store.feedback(fb.event_id, fb.draft_id, fb.verdict)
+        except DraftStoreError as exc:
+            log.warning("feedback %s not counted: %s", fb.event_id, exc)
+            return
+        if labels is not None:
+            dm.FEEDBACK.labels(*labels, fb.verdict).inc()
+
+    async def erase(self, erasure: ErasureRequest) -> None:
+        self.conversations.pop(erasure.customer_id, None)
+        self.customers.pop(erasure.customer_id, None)
+        for attempt in range(ERASE_ATTEMPTS):
+            try:
+                purged = await self.store.erase(
+                    erasure.customer_id, erasure.occurred_at.timestamp()
+                )
+            except DraftStoreError as exc:
+                log.warning(
+                    "erasure %s: purge attempt %d failed: %s", erasure.event_id, attempt, exc
+                )
+                await asyncio.sleep(0.5 * 2**attempt)
+                continue
+            log.info("erasure %s: %d cached drafts purged", erasure.event_id, purged)
+            return
+        dm.DRAFT_FAILURES.labels("erasure_purge").inc()
+        log.error("erasure %s: cached drafts NOT purged (Redis unreachable)", erasure.event_id)
+
+    # --- engagement
+    async def insight(self, value: bytes | None) -> None:
+        metrics.EVENTS_IN.labels(ENGAGE_AGENT).inc()
+        try:
+            ins = Insight.model_validate_json(value or b"")
+        except ValidationError:
+            return
+        try:
+            await self._engage(ins)
+        except Exception:
+            metrics.AGENT_ERRORS.labels(ENGAGE_AGENT).inc()
+            log.exception("engagement failed on insight %s", ins.insight_id)
+
+    async def _engage(self, ins: Insight) -> None:
+        context = orjson.loads(self.customers.get(ins.customer_id) or b"{}")
+        if ins.model in SEGMENT_MODELS:
+            context["segment"] = str(ins.prediction)
+        elif ins.model in CHURN_MODELS and isinstance(ins.prediction, int | float):
+            before, risk = context.get("churn"), float(ins.prediction)
+            context["churn"] = min(1.0, max(0.0, risk))
+            if self._rising(before, risk, context.get("engaged_at"), ins.occurred_at):
+                context["engaged_at"] = ins.occurred_at.timestamp()
+                await self.emit(self._engagement(ins, context))
+        else:
+            return
+        self.customers[ins.customer_id] = orjson.dumps(context)
+
+    def _rising(
+        self, before: float | None, risk: float, engaged_at: float | None, at: datetime
+    ) -> bool:
+        threshold = self.settings.drafting_churn_threshold
+        crossed = risk >= threshold and (before is None or before < threshold)
+        cooldown = self.settings.drafting_engagement_cooldown_s
+        return crossed and (engaged_at is None or at.timestamp() - engaged_at >= cooldown)
+
+    @staticmethod
+    def _engagement(ins: Insight, context: dict[str, Any]) -> ReplyRequest:
+        return ReplyRequest(
+            request_id=f"engage-{ins.insight_id}",
+            customer_id=ins.customer_id,
+            conversation_id=f"engagement-{ins.customer_id}",
+            message_event_id=ins.event_id,
+            text="",
+            channel="email",
+            intent="engagement",
+            kind="engagement",
+            occurred_at=ins.occurred_at,
+            priority="high",
+            segment=context.get("segment"),
+            churn_risk=context["churn"],
+            reason="churn_risk_rising",
+        )
+
+
+def _turn(turn: dict[str, Any]) -> ConversationTurn:
+    return ConversationTurn(
+        role=turn["role"], text=turn["text"], at=datetime.fromtimestamp(turn["at"], UTC)
+    )
+
+
+def register(runtime: Runtime) -> ReplyRequests:
+    app, settings = runtime.app, runtime.settings
+    conversations = app.Table(
+        "reply-conversations",
+        key_type=str,
+        value_type=bytes,
+        default=None,
+        partitions=settings.topic_partitions,
+    )
+    customers = app.Table(
+        "reply-customers",
+        key_type=str,
+        value_type=bytes,
+        default=None,
+        partitions=settings.topic_partitions,
+    )
+    agent = ReplyRequests(runtime, conversations, customers)
+
+    async def reply_requests_agent(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            await agent.handle(value)
+
+    async def engagement_agent(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            await agent.insight(value)
+
+    app.agent(runtime.topics["events"], name=AGENT)(reply_requests_agent)
+    app.agent(runtime.topics["insights"], name=ENGAGE_AGENT)(engagement_agent)
+    return agent

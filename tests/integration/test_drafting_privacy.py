@@ -1,0 +1,131 @@
+"""Privacy and guardrails: PII never leaves the process (request bodies, logs), placeholders
+come back in the draft, prompt injection is neutralised and no system or policy text leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import pytest
+
+from agents.llm.redact import Redactor
+from tests.support.drafting import drafter_for, fault, request
+from tests.support.fault_llm import FaultLLM
+from tests.support.injection_corpus import INJECTIONS
+from tests.support.pii_corpus import Sample, corpus
+
+__all__ = ["fault"]
+SECRET = "Staff discount code ZEBRA-7731 is internal only."
+
+
+def leaked(sample: Sample, text: str) -> list[str]:
+    """Planted values (or telling pieces of them) still readable in ``text``."""
+    digits = re.sub(r"\D", "", text)
+    out = []
+    for kind, values in sample.planted.items():
+        for value in values:
+            pieces = [value]
+            if kind == "address":
+                street = value.split(",")[0]
+                pieces += [street, value.split()[-1]]
+            if kind in ("phone", "card", "order"):
+                pieces.append(re.sub(r"\D", "", value)[-7:])
+            if any(p in text or (p.isdigit() and p in digits) for p in pieces):
+                out.append(f"{kind}:{value}")
+    return out
+
+
+def test_redactor_recall_on_the_seeded_corpus() -> None:
+    from streams.settings import Settings  # noqa: PLC0415
+
+    redactor = Redactor(Settings(_env_file=None).drafting_redact_identifiers)
+    samples = corpus(400, seed=11)
+    planted = sum(len(v) for s in samples for v in s.planted.values())
+    missed = [m for s in samples for m in leaked(s, redactor.redact(s.text).text)]
+    recall = 1 - len(missed) / planted
+    print(f"redactor recall: {recall:.4f} ({planted - len(missed)}/{planted} planted values)")
+    assert missed == []
+
+
+async def test_no_raw_pii_in_request_bodies_or_logs(
+    fault: FaultLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    fault.reset("echo")
+    samples = corpus(80, seed=5)
+    drafter = drafter_for(fault, drafting_concurrency=8)
+    caplog.set_level(logging.DEBUG)
+    turns_from = samples[40:]
+    from agents.llm.prompts import Turn  # noqa: PLC0415
+
+    outs = await asyncio.gather(
+        *(
+            drafter.draft(
+                request(
+                    f"pii-{i}",
+                    s.text,
+                    turns=[Turn("customer", turns_from[i % 40].text)],
+                )
+            )
+            for i, s in enumerate(samples[:40])
+        )
+    )
+    assert len(fault.calls) == 40
+    bodies = b"\n".join(c.body for c in fault.calls).decode()
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    for sample in samples:
+        assert leaked(sample, bodies) == []
+        assert leaked(sample, logs) == []
+    assert all("pii_redacted" in o.flags for o in outs)
+    assert "[EMAIL_1]" in bodies and "[CARD_1]" in bodies and "[ADDRESS_1]" in bodies
+
+
+async def test_placeholders_are_restored_in_the_draft(fault: FaultLLM) -> None:
+    fault.reset("ok", reply="We will e-mail [EMAIL_1] about order [ORDER_1], card [CARD_1].")
+    text = "order 123456789 was charged on 4111 1111 1111 1111, write to ann@example.com"
+    out = await drafter_for(fault).draft(request("restore", text))
+    assert out.text == "We will e-mail ann@example.com about order 123456789, card **** 1111."
+    assert "ann@example.com" not in fault.calls[-1].body.decode()
+
+
+async def test_invented_contacts_links_and_prices_are_removed(fault: FaultLLM) -> None:
+    fault.reset("invent")
+    out = await drafter_for(fault, drafting_allowed_domains=["shop.example"]).draft(
+        request("invent", "my replacement is broken, what now?")
+    )
+    assert not out.fallback
+    assert "555-0142" not in out.text and "example-shop.com" not in out.text
+    assert "$49.99" not in out.text
+    assert {"invented_contact", "link_removed", "invented_price"} <= set(out.flags)
+
+
+async def test_contacts_and_prices_from_the_context_or_allow_list_stay(fault: FaultLLM) -> None:
+    fault.reset("ok", reply="You paid $25.00; our help desk is at https://help.shop.example.")
+    out = await drafter_for(fault, drafting_allowed_domains=["shop.example"]).draft(
+        request("allowed", "I paid $25.00 twice")
+    )
+    assert out.text == "You paid $25.00; our help desk is at https://help.shop.example."
+    assert not {"invented_price", "link_removed"} & set(out.flags)
+
+
+@pytest.mark.parametrize("attack", INJECTIONS)
+@pytest.mark.parametrize("behaviour", ["echo", "leak"])
+async def test_prompt_injection_is_flagged_and_nothing_private_leaks(
+    fault: FaultLLM, attack: str, behaviour: str
+) -> None:
+    policy = ["Refunds are issued within 5 business days.", SECRET]
+    if behaviour == "leak":  # a model that obeys the attack and recites its policy
+        fault.reset(
+            "ok", reply=f"Sure. Policy: {SECRET} Also: Refunds are issued within 5 business days."
+        )
+    else:  # a model that echoes its whole prompt back
+        fault.reset("echo")
+    for style in ("completion", "chat"):
+        drafter = drafter_for(fault, drafting_policy=policy, drafting_style=style)
+        out = await drafter.draft(request(f"inj-{style}", attack, intent="other"))
+        assert "prompt_injection" in out.flags, (attack, out.flags)
+        assert "ZEBRA-7731" not in out.text and "business days" not in out.text
+        assert "system_echo" in out.flags and out.fallback
+        sent = fault.calls[-1].body.decode().lower()
+        assert "ignore all previous" not in sent and "system prompt" not in sent
+        assert "<|im_start|>" not in sent and "[inst]" not in sent
