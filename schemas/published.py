@@ -102,6 +102,16 @@ class Insight(Published):
     produced_at: AwareDatetime
 
 
+class ConversationTurn(BaseModel):
+    """One earlier message of the conversation, oldest first."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    role: Literal["customer", "agent"]
+    text: str
+    at: AwareDatetime | None = None
+
+
 class ReplyRequest(Published):
     request_id: str = Field(description="The inbound message's event_id: one draft per message")
     customer_id: str
@@ -112,6 +122,13 @@ class ReplyRequest(Published):
     intent: str | None = None
     kind: Literal["reply", "engagement"] = "reply"
     occurred_at: AwareDatetime
+    turns: list[ConversationTurn] = Field(
+        [], description="The conversation's last turns before this message, oldest first"
+    )
+    priority: Literal["low", "normal", "high"] = "normal"
+    segment: str | None = None
+    churn_risk: Annotated[float, Field(ge=0, le=1)] | None = None
+    reason: str | None = Field(None, description="Why a draft is requested (the rule's outcome)")
 
 
 class DraftedReply(Published):
@@ -130,3 +147,9 @@ class DraftedReply(Published):
     fallback: bool = False
     pending_review: Literal[True] = True
     created_at: AwareDatetime
+    intent: str | None = None
+    mode: Literal["normal", "cheap"] = Field(
+        "normal", description="cheap: drafted under reply-request lag (shorter, templates)"
+    )
+    attempts: int = Field(0, description="LLM attempts made (0: no call)")
+    kind: Literal["reply", "engagement"] = "reply"

@@ -101,9 +101,20 @@ def create_app(settings: Settings) -> Runtime:
 
 
 def _register(runtime: Runtime) -> None:
-    from agents import ingest  # noqa: PLC0415 - agents depend on streams, not the reverse
+    from agents import (  # noqa: PLC0415 - agents depend on streams
+        drafting,
+        features,
+        ingest,
+        reply_requests,
+        scoring,
+        sink,
+    )
     from streams import monitor, web  # noqa: PLC0415
 
     ingest.register(runtime)
+    sink.register(runtime)
+    scoring.register(runtime, features.register(runtime))
+    reply_requests.register(runtime)
+    drafting.register(runtime)
     web.register(runtime)
     monitor.register(runtime)

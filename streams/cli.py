@@ -86,9 +86,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     schemas.add_argument("action", choices=["export", "check"])
     handlers["schemas"] = _cmd_schemas
 
-    from streams import cli_jobs, cli_ops  # noqa: PLC0415
+    from streams import cli_evaluate, cli_features, cli_jobs, cli_ops, cli_sql  # noqa: PLC0415
 
     cli_jobs.add_commands(sub, handlers)
+    cli_evaluate.add_commands(sub, handlers)
+    cli_sql.add_commands(sub, handlers)
+    cli_features.add_commands(sub, handlers)
     cli_ops.add_commands(sub, handlers)
     return parser, handlers
 

@@ -72,6 +72,14 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workload == "sink":
+        from streams.cli_sql import bench_sink  # noqa: PLC0415
+
+        return bench_sink(args, settings)
+    if args.workload == "drafting":
+        from streams.bench_drafting import run_drafting_bench  # noqa: PLC0415
+
+        return run_drafting_bench(settings, args)
     from streams.bench import run_bench  # noqa: PLC0415
 
     return run_bench(settings, args)
@@ -104,7 +112,11 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
     handlers["run"] = _cmd_run
 
     bench = sub.add_parser("bench", help="benchmarks beside a bare aiokafka loop")
-    bench.add_argument("workload", nargs="?", default="ingest", choices=["ingest"])
+    bench.add_argument(
+        "workload", nargs="?", default="ingest", choices=["ingest", "sink", "drafting"]
+    )
     bench.add_argument("--events", type=int, default=100_000)
+    bench.add_argument("--llm-latency", type=float, default=2.0, help="drafting: LLM seconds")
+    bench.add_argument("--rounds", type=int, default=2, help="drafting: off/on pairs")
     bench.add_argument("--json", default="bench-results/latest.json", help="result file")
     handlers["bench"] = _cmd_bench
