@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, get_args
 
@@ -34,7 +35,7 @@ from features.publisher import Publisher
 from features.state import CustomerState, StateError
 from features.store import FeatureStore
 from features.vector import vector
-from schemas.events import parse_event
+from schemas.events import Event, parse_event
 from schemas.published import DeadLetter
 from streams import metrics
 from streams.app import Runtime
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 AGENT = "features"
 TABLE = "features"
 ERASURES = "features-erasures"
+AppliedHook = Callable[[Event, int, int, Status], Awaitable[None]]
+"""Called with each parsed event, its partition, offset and outcome (e.g. scoring)."""
 
 
 def rules_of(settings: Settings) -> Rules:
@@ -84,6 +87,7 @@ class FeatureAgent:
         self.partitions = Partitions(settings, self.events_name, self.engine)
         self._consumed = metrics.EVENTS_IN.labels(AGENT)
         self._outcomes = {s: fmetrics.OUTCOMES.labels(s) for s in get_args(Status)}
+        self.on_applied: AppliedHook | None = None
 
     # --- the stream
     async def handle(self, event: faust.EventT[Any]) -> None:
@@ -129,6 +133,8 @@ class FeatureAgent:
             self.publisher.erased(outcome.customer_id, partition)
         elif outcome.status in ("applied", "late", "replayed"):
             self.publisher.changed(outcome.customer_id)
+        if self.on_applied is not None:
+            await self.on_applied(event, partition, record.offset, outcome.status)
 
     async def dead_letter(self, partition: int, record: RawRecord, code: str, reason: str) -> None:
         letter = DeadLetter.build(

@@ -1,0 +1,126 @@
+"""The scoring stage as pure logic: one event in, its insights out (no Kafka here).
+
+The feature agent calls :meth:`Scorer.score` right after it applied an event, so the
+scorer reads the customer's fresh vector and fills the model-output slot while the
+event is current (Faust table writes must happen then). Per event, in order:
+
+1. ``erasure``: every model of the partition forgets the customer, its pending
+   churn hold, recent texts, subscription and publication state go; nothing else;
+2. the partition's event-time watermark advances and churn holds past their
+   horizon close as retained (``agents.scoring_tabular``);
+3. the event's own models: inbound messages, labels and ratings
+   (``agents.scoring_text``), subscriptions (outcomes close churn holds);
+4. churn, segment and anomaly on every event that changes features, and reco on
+   product interactions (``agents.scoring_tabular``);
+5. the model-output slot: ``sentiment_trend`` after a scored inbound message,
+   ``churn_risk`` when a churn insight is published.
+
+Learning happens once per event: an event at or below the set's ``offset`` (a
+redelivery after a restore) is scored and published again, with the same insight
+ids, but not learnt from.
+
+>>> from features.engine import FeatureEngine
+>>> from features.definitions import Rules
+>>> from schemas.events import parse_event
+>>> scorer = Scorer(ModelConfig(), EngineFeatures(FeatureEngine({}, {}, Rules()), Rules()))
+>>> ev = parse_event(b'{"type": "message", "event_id": "m1", "customer_id": "c1",'
+...     b' "occurred_at": "2024-01-01T10:00:00Z", "source": "s", "channel": "chat",'
+...     b' "direction": "inbound", "conversation_id": "k1", "text": "where is my card?"}')
+>>> _ = scorer.features.engine.process(ev, 0, 0)
+>>> [(i.insight_id, i.prediction) for i in scorer.score(ev, 0, 0)]
+[('m1:sentiment', 'unknown'), ('m1:intent', 'unknown'), ('m1:churn', 0.5)]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from agents import scoring_tabular as tabular
+from agents import scoring_text as text
+from agents.scoring_publish import PublishRule
+from agents.scoring_state import ModelConfig, PartitionModels
+from agents.scoring_turn import FeatureSource, Turn
+from features.definitions import Rules, Vector
+from features.engine import FeatureEngine
+from features.vector import vector
+from schemas.events import AgentLabel, Event, Message, Rating, Subscription
+from schemas.published import Insight
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EngineFeatures:
+    """:class:`FeatureSource` over a :class:`FeatureEngine` (the feature agent's)."""
+
+    def __init__(self, engine: FeatureEngine, rules: Rules) -> None:
+        self.engine = engine
+        self.rules = rules
+
+    def vector(self, customer_id: str) -> Vector | None:
+        state = self.engine.state(customer_id)
+        return None if state is None else vector(state, self.rules)
+
+    def set_outputs(self, customer_id: str, outputs: Mapping[str, float]) -> None:
+        self.engine.set_model_outputs(customer_id, outputs)
+
+
+class Scorer:
+    """Model sets by partition, and the per-event steps of the module docstring."""
+
+    def __init__(self, config: ModelConfig, features: FeatureSource, clock: Clock = _now) -> None:
+        self.config = config
+        self.features = features
+        self.clock = clock
+        self.rule = PublishRule(config.publish_every, config.churn_min_change)
+        self.lateness = timedelta(seconds=config.lateness_s)
+        self.sets: dict[int, PartitionModels] = {}
+
+    def fresh(self, partition: int) -> PartitionModels:
+        return PartitionModels(partition, self.config)
+
+    def models(self, partition: int) -> PartitionModels:
+        """The partition's set (fresh if none was restored)."""
+        found = self.sets.get(partition)
+        if found is None:
+            found = self.sets[partition] = self.fresh(partition)
+        return found
+
+    def score(self, event: Event, partition: int, offset: int) -> list[Insight]:
+        """The insights of one applied event (module docstring)."""
+        models = self.models(partition)
+        learn = models.learnt(offset)
+        if event.type == "erasure":
+            if learn:
+                removed = models.forget(event.customer_id)
+                log.info("scoring: erased %s (%d model-side items)", event.customer_id, removed)
+            return []
+        turn = Turn(event, models, learn, self.clock(), self.features)
+        watermark = models.advance(event.occurred_at)
+        if learn:
+            for closed in models.join.expire(watermark - self.lateness):
+                tabular.learn_churn(turn, closed)
+        self._own_models(turn, event)
+        if event.type in tabular.BEHAVIOUR_EVENTS:
+            tabular.behaviour_models(turn, self.rule)
+            tabular.reco(turn, event)
+        if turn.outputs:
+            self.features.set_outputs(event.customer_id, turn.outputs)
+        return turn.insights
+
+    @staticmethod
+    def _own_models(turn: Turn, event: Event) -> None:
+        if isinstance(event, Message):
+            text.message(turn, event)
+        elif isinstance(event, AgentLabel):
+            text.label(turn, event)
+        elif isinstance(event, Rating):
+            text.rating(turn, event)
+        elif isinstance(event, Subscription):
+            tabular.subscription(turn, event)

@@ -1,0 +1,189 @@
+"""The scoring agent: River models on every applied event, insights to the insights topic.
+
+Data flow: ``events`` -> [features] -> [scoring] -> ``insights``. The feature agent
+calls :meth:`ScoringAgent.on_event` right after it applied an event (its
+``on_applied`` hook), so scoring sees the customer's fresh features and fills the
+model-output slot while the event is current; the logic is :mod:`agents.scorer`
+(what is published: :mod:`agents.scoring_publish`).
+
+**Layout**: one model set per partition of ``events`` (a customer's events all
+land in one partition, so a set sees whole histories and moves with its partition).
+A set is restored lazily from its checkpoint when its partition's first event
+arrives after a start or a rebalance (:mod:`agents.scoring_checkpoints`).
+
+**Lifecycle**: every ``models_checkpoint_interval_s`` the sets that learnt are
+checkpointed (HMAC-signed, ``RAPPORT_MODELS_CHECKPOINT_KEY``) to Redis
+(:mod:`sinks.redis_models`); revoked partitions are checkpointed and dropped before
+the rebalance completes, and every set at shutdown (after the consumer stopped). A
+crash loses at most one interval of learning: the redelivered events since the last
+commit are scored again (same insight ids), those since the checkpoint are learnt.
+
+Insights are sent without waiting for the broker's ack (Faust flushes the producer
+before it commits offsets). Nothing escapes: a failure is logged and counted
+(``rapport_scoring_errors_total``) and the event's features stay applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Final
+
+from mode import BaseSignalT
+
+from agents import scoring_metrics as sm
+from agents.features import FeatureAgent
+from agents.scorer import EngineFeatures, Scorer
+from agents.scoring_checkpoints import Checkpoints
+from agents.scoring_state import ModelConfig, PartitionModels
+from features.engine import Status
+from schemas.events import Event
+from schemas.published import Insight
+from sinks.redis_models import ModelStore
+from streams import metrics
+from streams.app import Runtime
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+AGENT: Final = "scoring"
+SCORED: Final = frozenset({"applied", "late", "replayed", "erasure"})
+"""Feature outcomes the scorer sees (duplicates and refused events are not scored)."""
+TICK_S: Final = 5.0
+"""How often metrics are refreshed and due checkpoints written."""
+
+
+def config_of(settings: Settings) -> ModelConfig:
+    return ModelConfig(
+        churn_horizon_s=settings.models_churn_horizon_s,
+        anomaly_quantile=settings.models_anomaly_quantile,
+        recent_texts=settings.models_recent_texts,
+        max_customers=settings.models_max_customers,
+        publish_every=settings.models_publish_every,
+        churn_min_change=settings.models_churn_min_change,
+        lateness_s=settings.features_allowed_lateness_s,
+    )
+
+
+class ScoringAgent:
+    """Scorer, checkpoints and the insights producer of one worker."""
+
+    def __init__(self, runtime: Runtime, features: FeatureAgent) -> None:
+        settings = runtime.settings
+        self.app = runtime.app
+        self.insights_name = settings.topic_name("insights")
+        self.scorer = Scorer(config_of(settings), EngineFeatures(features.engine, features.rules))
+        self.store = ModelStore(settings.redis_url.get_secret_value(), settings.redis_key_prefix)
+        key = settings.models_checkpoint_key.get_secret_value().encode()
+        self.checkpoints = Checkpoints(self.store, key, self.scorer.fresh)
+        self.interval = settings.models_checkpoint_interval_s
+        self.last_save = time.monotonic()
+        self.lock = asyncio.Lock()
+        self._out = metrics.EVENTS_OUT.labels(AGENT, "insights")
+
+    async def on_event(self, event: Event, partition: int, offset: int, status: Status) -> None:
+        """Score one event the feature agent applied (its ``on_applied`` hook)."""
+        if status not in SCORED:
+            return
+        try:
+            if partition not in self.scorer.sets:
+                self.scorer.sets[partition] = await self.checkpoints.restore(partition)
+            started = time.perf_counter()
+            insights = self.scorer.score(event, partition, offset)
+            for insight in insights:
+                await self._send(insight)
+            sm.SCORE_SECONDS.observe(time.perf_counter() - started)
+        except Exception:
+            sm.ERRORS.inc()
+            metrics.AGENT_ERRORS.labels(AGENT).inc()
+            log.exception(
+                "scoring failed on %s (partition %d @%d)", event.event_id, partition, offset
+            )
+
+    async def _send(self, insight: Insight) -> None:
+        value = insight.model_dump_json().encode()
+        key = insight.customer_id.encode()
+        await self.app.producer.send(self.insights_name, key, value, None, None, None)
+        sm.INSIGHTS.labels(insight.model).inc()
+        self._out.inc()
+
+    # --- checkpoints and metrics
+    async def tick(self) -> None:
+        """Refresh the metrics; checkpoint every set once the interval has passed."""
+        for models in list(self.scorer.sets.values()):
+            export(models)
+        if time.monotonic() - self.last_save >= self.interval:
+            await self.save(set(self.scorer.sets))
+            self.last_save = time.monotonic()
+
+    async def save(self, partitions: set[int], *, drop: bool = False) -> None:
+        async with self.lock:
+            for partition in sorted(partitions):
+                models = self.scorer.sets.get(partition)
+                if models is None:
+                    continue
+                await self.checkpoints.save(models)
+                if drop:
+                    del self.scorer.sets[partition]
+                    self.checkpoints.forget(partition)
+
+    async def revoked(self, partitions: set[int]) -> None:
+        await self.save(partitions, drop=True)
+        log.info("scoring: partitions %s checkpointed and released", sorted(partitions))
+
+    async def shutdown(self) -> None:
+        await self.save(set(self.scorer.sets))
+        await self.store.close()
+
+
+def export(models: PartitionModels) -> None:
+    """Model versions, prequential figures and pending churn holds of one set."""
+    partition = str(models.partition)
+    for name, model in models.models.items():
+        sm.MODEL_VERSION.labels(name, partition).set(model.version)
+    for name, monitor in models.monitors.items():
+        report = monitor.report()
+        sm.PREQUENTIAL_N.labels(name, partition).set(report["n"])
+        for metric in monitor.overall:
+            sm.PREQUENTIAL.labels(name, partition, metric, "all").set(report[metric])
+        for segment, figures in report["by_segment"].items():
+            for metric, value in figures.items():
+                sm.PREQUENTIAL.labels(name, partition, metric, segment).set(value)
+    sm.PENDING_CHURN.labels(partition).set(len(models.join))
+
+
+def register(runtime: Runtime, features: FeatureAgent) -> ScoringAgent:
+    """Hook the scorer into the feature agent; timer, revocation and shutdown handlers."""
+    app = runtime.app
+    agent = ScoringAgent(runtime, features)
+    features.on_applied = agent.on_event
+
+    async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+        revoked = args[0] if args else kwargs.get("revoked", set())
+        try:
+            await agent.revoked(
+                {tp.partition for tp in revoked if tp.topic == features.events_name}
+            )
+        except Exception:
+            log.exception("scoring: checkpoint on revocation failed")
+
+    async def _shutdown(
+        sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+    ) -> None:
+        try:
+            await agent.shutdown()
+        except Exception:
+            log.exception("scoring: checkpoint at shutdown failed")
+
+    async def scoring_tick() -> None:
+        try:
+            await agent.tick()
+        except Exception:
+            log.exception("scoring: checkpoint tick failed")
+
+    app.on_partitions_revoked.connect(_revoked)
+    app.on_before_shutdown.connect(_shutdown)
+    app.timer(min(TICK_S, runtime.settings.models_checkpoint_interval_s), name="scoring-tick")(
+        scoring_tick
+    )
+    return agent

@@ -1,0 +1,70 @@
+"""Prometheus metrics of the scoring agent (served on every worker's ``/metrics``).
+
+Prequential figures (test-then-train, see ``online_models.monitor``) are gauges per
+model, partition (each partition has its own model set), metric and segment
+(``all`` for the overall figure); they are refreshed by the scoring timer, not per
+event, so the hot path only bumps counters.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+INSIGHTS = Counter(
+    "rapport_scoring_insights_total", "Insights sent to the insights topic, per model", ["model"]
+)
+ABSTAINED = Counter(
+    "rapport_scoring_abstained_total",
+    "Predictions a model abstained from (cold start, no usable feature), per model",
+    ["model"],
+)
+LABELS = Counter(
+    "rapport_scoring_labels_total",
+    "Labels seen by the scoring agent, per model and outcome: learnt, refused (by the "
+    "model's rule), unmatched (the labelled message is not among the customer's recent "
+    "texts), replayed (already learnt before a restart)",
+    ["model", "outcome"],
+)
+DRIFTS = Counter(
+    "rapport_scoring_drifts_total", "ADWIN drifts detected on a model's error stream", ["model"]
+)
+ERRORS = Counter(
+    "rapport_scoring_errors_total",
+    "Events the scorer failed on (logged; the features of the event are kept)",
+)
+CHECKPOINTS = Counter(
+    "rapport_scoring_checkpoints_total",
+    "Model-set checkpoints by outcome: saved, restored, fresh (none stored), refused "
+    "(bad signature or unreadable: fresh models instead), stale (older than the stored "
+    "sequence), failed (Redis error)",
+    ["outcome"],
+)
+CHECKPOINT_BYTES = Gauge(
+    "rapport_scoring_checkpoint_bytes", "Size of the last checkpoint per partition", ["partition"]
+)
+CHECKPOINT_SECONDS = Histogram(
+    "rapport_scoring_checkpoint_seconds",
+    "Time to sign and write one partition's checkpoint",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+SCORE_SECONDS = Histogram(
+    "rapport_scoring_seconds",
+    "Time to score one event (all models, publication included)",
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
+)
+MODEL_VERSION = Gauge(
+    "rapport_model_version", "Accepted updates of a model, per partition", ["model", "partition"]
+)
+PREQUENTIAL = Gauge(
+    "rapport_model_prequential",
+    "Prequential metric of a model per partition and segment (all: overall)",
+    ["model", "partition", "metric", "segment"],
+)
+PREQUENTIAL_N = Gauge(
+    "rapport_model_prequential_examples",
+    "Labelled examples a model was evaluated on, per partition",
+    ["model", "partition"],
+)
+PENDING_CHURN = Gauge(
+    "rapport_scoring_churn_pending", "Churn predictions waiting for their label", ["partition"]
+)

@@ -1,0 +1,132 @@
+"""The customer models in the scoring stage: churn, segment, anomaly and reco.
+
+On every event that changes features (``BEHAVIOUR_EVENTS``), from the customer's
+vector read once:
+
+- **churn**: risk from ``BEHAVIOUR`` + the latest subscription attributes; the
+  prediction's inputs are held in the delayed-label join (one open hold per
+  customer; none on a cancellation). A ``subscription`` ``cancelled`` closes the hold
+  as churned, ``retained`` as retained; the horizon passing closes it as retained
+  when the partition's event-time watermark minus the allowed lateness is past the
+  deadline (so an outcome at the deadline, slightly out of order, still counts).
+  Each closed hold is a prequential example (predict on the held inputs, monitor,
+  learn) segmented by plan (``Contract``). ``churn_risk`` in the feature slot is the
+  last published risk;
+- **segment** and **anomaly**: predict then learn on ``BEHAVIOUR`` (no label); the
+  anomaly insight carries ``explanation["alert"]`` (score at or above the running
+  ``anomaly_quantile`` of the partition's scores) and ``threshold``;
+- publication by :class:`agents.scoring_publish.PublishRule`; a redelivered event the
+  set already learnt from publishes all three again (same ids) and learns nothing.
+
+**reco** learns from order items, cart adds/checkouts and product page views, and
+publishes the customer's top-k after each order and cart add/checkout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from agents import scoring_metrics as sm
+from agents.scoring_inputs import behaviour, churn_inputs, subscription_fields
+from agents.scoring_publish import PublishRule, insight
+from agents.scoring_turn import Turn
+from online_models.delayed import Labelled
+from schemas.events import CartChange, Event, Order, PageView, Subscription
+
+BEHAVIOUR_EVENTS: Final = frozenset(
+    {"message", "ticket", "page_view", "cart", "order", "rating", "subscription"}
+)
+RECO_KINDS: Final = {"order": "order", "cart": "cart", "page_view": "view"}
+
+
+def subscription(turn: Turn, event: Subscription) -> None:
+    """Keep the subscription attributes; close the churn hold on an outcome."""
+    if not turn.learn:
+        return
+    models, cid = turn.models, event.customer_id
+    merged = {**(models.subscriptions.get(cid) or {}), **subscription_fields(event)}
+    models.subscriptions.put(cid, merged)
+    if event.action in ("cancelled", "retained"):
+        cancelled = event.action == "cancelled"
+        closed = models.join.outcome(cid, cancelled=cancelled, at=event.occurred_at)
+        if closed is not None:
+            learn_churn(turn, closed)
+
+
+def learn_churn(turn: Turn, closed: Labelled) -> None:
+    """One closed churn hold: predict on its inputs, monitor, learn."""
+    model = turn.models.churn
+    p = model.proba(closed.features)
+    if model.learn_one(closed.features, closed.churned):
+        sm.LABELS.labels("churn", "learnt").inc()
+        segment = str(closed.features.get("Contract") or "none")
+        turn.monitor("churn", closed.churned, p, segment)
+    else:
+        sm.LABELS.labels("churn", "refused").inc()
+
+
+def behaviour_models(turn: Turn, rule: PublishRule) -> None:
+    """Churn, segment and anomaly on the customer's fresh vector (module docstring)."""
+    vector = turn.vector()
+    if vector is None:
+        return
+    x = behaviour(vector)
+    models, cid = turn.models, turn.event.customer_id
+    last = models.last.get(cid) if turn.learn else None
+    if turn.learn and last is None:
+        last = models.last.put(cid, {})
+    _churn(turn, rule, churn_inputs(x, models.subscriptions.get(cid)), last)
+    for name in ("segment", "anomaly"):
+        model = models.models[name]
+        found = model.predict_one(x)
+        if found.value is None:
+            sm.ABSTAINED.labels(name).inc()
+        else:
+            alert = bool(found.explanation.get("alert"))
+            if last is None or rule.due(last, name, found.value, alert=alert):
+                turn.publish(insight(turn.event, name, model.version, found, turn.now))
+        if turn.learn:
+            model.learn_one(x)
+
+
+def _churn(
+    turn: Turn, rule: PublishRule, x: dict[str, Any], last: dict[str, list[Any]] | None
+) -> None:
+    model = turn.models.churn
+    event = turn.event
+    if turn.learn and not (isinstance(event, Subscription) and event.action == "cancelled"):
+        turn.models.join.hold(event.customer_id, x, event.occurred_at)
+    p = round(model.proba(x), 6)
+    if last is not None and not rule.due(last, "churn", p):
+        return
+    found = model.predict_one(x)
+    turn.publish(insight(event, "churn", model.version, found, turn.now))
+    if isinstance(found.value, float):
+        turn.outputs["churn_risk"] = found.value
+
+
+def reco(turn: Turn, event: Event) -> None:
+    """Learn from product interactions; publish the top-k on orders and cart adds."""
+    kind = RECO_KINDS.get(event.type)
+    if kind is None or (isinstance(event, CartChange) and event.action == "remove"):
+        return
+    model = turn.models.models["reco"]
+    cid = event.customer_id
+    if turn.learn:
+        for product in _products(event):
+            model.learn_one({"customer_id": cid, "product_id": product, "kind": kind})
+    if kind == "view":
+        return
+    found = model.predict_one({"customer_id": cid})
+    if found.value is None:
+        sm.ABSTAINED.labels("reco").inc()
+        return
+    turn.publish(insight(event, "reco", model.version, found, turn.now))
+
+
+def _products(event: Event) -> list[str]:
+    if isinstance(event, Order):
+        return [item.product_id for item in event.items]
+    if isinstance(event, CartChange | PageView) and event.product_id:
+        return [event.product_id]
+    return []

@@ -1,0 +1,185 @@
+"""The scorer on event sequences (no Kafka): the insights it publishes, what it learns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import orjson
+
+from agents.scoring_state import ModelConfig
+from agents.scoring_turn import Turn
+from online_models.base import Prediction
+from schemas.events import parse_event
+from schemas.published import Insight
+from streams.replay.datasets import bitext
+from tests.unit.scoring_support import NOW, Pipeline, event, label, message
+
+
+def ids(insights: list[Insight]) -> list[str]:
+    return [i.insight_id for i in insights]
+
+
+def test_inbound_message_gives_one_insight_per_model_with_stable_ids() -> None:
+    pipe = Pipeline()
+    first = pipe.feed(message(1, "where is my card?"))
+    assert ids(first) == ["m1:sentiment", "m1:intent", "m1:churn"]
+    by_model = {i.model: i for i in first}
+    assert by_model["sentiment"].prediction == "unknown"  # cold start: stated abstention
+    assert by_model["sentiment"].explanation["abstained"] is True
+    assert by_model["churn"].prediction == 0.5 and by_model["churn"].model_version == 0
+    assert all(i.occurred_at == first[0].occurred_at and i.produced_at == NOW for i in first)
+    # a redelivery (same offset) republishes under the same ids (churn, segment and
+    # anomaly whatever the rule says) and learns nothing
+    models = pipe.scorer.sets[0]
+    before = {name: m.version for name, m in models.models.items()}
+    again = pipe.feed(message(1, "where is my card?"), offset=0)
+    assert ids(again) == [*ids(first), "m1:segment"]
+    assert {name: m.version for name, m in models.models.items()} == before
+    # outbound messages are not scored by the text models
+    out = pipe.feed(message(2, "we are on it", direction="outbound"))
+    assert not {i.model for i in out} & {"sentiment", "intent"}
+
+
+def test_labels_are_learnt_prequentially_and_unknown_messages_are_not() -> None:
+    pipe = Pipeline()
+    texts = [("where is my card", "card_arrival"), ("I want a refund", "refund")] * 6
+    for i, (text, intent) in enumerate(texts):
+        pipe.feed(message(i, text, t=10 * i))
+        pipe.feed(label(i, intent, t=10 * i + 5))
+    models = pipe.scorer.sets[0]
+    assert models.models["intent"].version == len(texts)
+    assert models.monitors["intent"].n == len(texts)
+    assert models.monitors["intent"].report()["by_segment"]["chat"]["accuracy"] > 0.5
+    pipe.feed(label(99, "refund", t=500))  # no message m99: unmatched, not learnt
+    assert models.models["intent"].version == len(texts)
+    scored = {i.model: i for i in pipe.feed(message(50, "my card has not arrived", t=600))}
+    assert scored["intent"].prediction == "card_arrival"
+    assert scored["intent"].model_version == len(texts)
+    assert scored["intent"].explanation["channel"] == "chat"
+
+
+def test_intent_beats_the_class_prior_on_bitext() -> None:
+    records = list(bitext(seed=5, limit=3000))
+    events = [parse_event(orjson.dumps(r.event)) for r in records]
+    truth = {e.message_event_id: e.value for e in events if e.type == "label"}
+    pipe = Pipeline()
+    insights = pipe.run(events)
+    intents = [i for i in insights if i.model == "intent"]
+    assert len(intents) == sum(e.type == "message" for e in events)
+    tail = [i for i in intents[len(intents) * 2 // 3 :] if i.event_id in truth]
+    accuracy = sum(i.prediction == truth[i.event_id] for i in tail) / len(tail)
+    prior = Counter(truth[i.event_id] for i in tail).most_common(1)[0][1] / len(tail)
+    assert accuracy > max(0.6, 5 * prior), (accuracy, prior)
+    models = pipe.scorer.sets[0]
+    assert models.models["intent"].version == len(truth)
+    assert models.monitors["intent"].report()["accuracy"] > 0.5
+
+
+def test_rating_comments_are_weak_sentiment_labels() -> None:
+    pipe = Pipeline()
+    for k in range(6):
+        pipe.feed(event("rating", f"r{k}", "c1", 10 * k, score=5, comment="great service, thanks"))
+        pipe.feed(
+            event("rating", f"s{k}", "c2", 10 * k + 1, score=1, comment="awful, still broken")
+        )
+    pipe.feed(event("rating", "plain", "c1", 100, score=3))  # no comment: nothing learnt
+    models = pipe.scorer.sets[0]
+    assert models.models["sentiment"].version == 12
+    assert models.monitors["sentiment"].report()["by_segment"]["rating"]["accuracy"] > 0.5
+    scored = {i.model: i for i in pipe.feed(message(1, "great, thanks", customer="c3", t=200))}
+    assert scored["sentiment"].prediction == "positive"
+    trend = pipe.engine.state("c3").models["sentiment_trend"]  # type: ignore[union-attr]
+    assert 0 < trend <= 1
+
+
+def test_churn_holds_close_on_cancellation_and_at_the_horizon() -> None:
+    day = 86_400
+    config = ModelConfig(churn_horizon_s=30 * day, lateness_s=3_600)
+    pipe = Pipeline(config)
+    telco = {"plan": "Month-to-month", "monthly_charges": 80.0, "tenure_months": 2}
+    pipe.feed(event("subscription", "a0", "a", 0, action="started", **telco))
+    pipe.feed(event("subscription", "b0", "b", 1, action="started", **telco))
+    models = pipe.scorer.sets[0]
+    assert len(models.join) == 2
+    pipe.feed(event("subscription", "a1", "a", 10 * day, action="cancelled"))
+    assert models.churn.version == 1 and len(models.join) == 1
+    segment = models.monitors["churn"].report()["by_segment"]["Month-to-month"]
+    assert segment["accuracy"] == 1.0  # an unlearnt 0.5 counts as "churns" (p >= 0.5)
+    # b's horizon passes once the partition's watermark minus the lateness is beyond it
+    pipe.feed(event("page_view", "x0", "x", 30 * day + 1 + 1_800, url="/"))
+    assert models.churn.version == 1, "within the allowed lateness: still open"
+    pipe.feed(event("page_view", "x1", "x", 30 * day + 1 + 3_601, url="/"))
+    assert models.churn.version == 2 and models.monitors["churn"].n == 2
+    # a cancellation after the horizon labels nothing (b's hold was closed as retained)
+    pipe.feed(event("subscription", "b1", "b", 40 * day, action="cancelled"))
+    assert models.churn.version == 2
+    assert models.subscriptions.get("b") == {
+        "Contract": "Month-to-month",
+        "MonthlyCharges": 80.0,
+        "tenure": 2,
+    }
+
+
+def test_churn_segment_anomaly_follow_the_publication_rule() -> None:
+    pipe = Pipeline(ModelConfig(publish_every=20))
+    insights = pipe.run(event("page_view", f"p{k}", "c1", k, url="/") for k in range(45))
+    churn = [i for i in insights if i.model == "churn"]
+    assert [i.event_id for i in churn] == ["p0", "p20", "p40"]  # unlearnt: a constant 0.5
+    assert all(i.prediction == 0.5 and "top_features" in i.explanation for i in churn)
+    assert pipe.engine.state("c1").models["churn_risk"] == 0.5  # type: ignore[union-attr]
+    segments = [i for i in insights if i.model == "segment"]
+    assert segments and segments[0].event_id == "p1"  # first event: nothing learnt yet
+    assert len(set(ids(insights))) == len(insights)
+
+
+def test_reco_publishes_top_k_on_orders_and_cart_adds() -> None:
+    pipe = Pipeline()
+    item = {"quantity": 1, "unit_price": 5.0}
+    for k, customer in enumerate(["a", "b"]):
+        items = [{"product_id": "tent", **item}, {"product_id": "stove", **item}]
+        order = {"order_id": f"o{k}", "items": items, "amount": 10.0, "currency": "EUR"}
+        pipe.feed(event("order", f"o{k}", customer, k, **order))
+    cart = pipe.feed(event("cart", "k1", "c", 10, cart_id="k", action="add", product_id="tent"))
+    reco = [i for i in cart if i.model == "reco"]
+    assert len(reco) == 1 and reco[0].insight_id == "k1:reco"
+    assert reco[0].prediction == "stove" and reco[0].explanation["items"][0] == "stove"
+    views = pipe.feed(event("page_view", "v1", "c", 11, url="/p/x", product_id="lamp"))
+    assert "reco" not in {i.model for i in views}
+
+
+def test_erasure_forgets_the_customer_in_every_model_and_cache() -> None:
+    pipe = Pipeline()
+    pipe.feed(message(1, "where is my card", customer="gone"))
+    pipe.feed(event("subscription", "s1", "gone", 5, action="started", plan="One year"))
+    pipe.feed(event("cart", "k1", "gone", 6, cart_id="k", action="add", product_id="tent"))
+    models = pipe.scorer.sets[0]
+    assert models.text_of("gone", "m1") is not None and len(models.join) == 1
+    assert "gone" in models.models["reco"].histories  # type: ignore[attr-defined]
+    assert pipe.feed(event("erasure", "e1", "gone", 10)) == []
+    assert models.text_of("gone", "m1") is None and len(models.join) == 0
+    assert models.subscriptions.get("gone") is None and models.last.get("gone") is None
+    assert "gone" not in models.models["reco"].histories  # type: ignore[attr-defined]
+    pipe.feed(label(1, "card_arrival", customer="gone", t=20))
+    assert models.models["intent"].version == 0
+
+
+def test_a_rising_error_rate_publishes_a_drift_insight() -> None:
+    pipe = Pipeline()
+    models = pipe.scorer.models(0)
+    ev = message(1, "hello")
+    turn = Turn(ev, models, True, NOW, pipe.scorer.features)
+    for k in range(400):
+        turn.monitor("intent", "a", "a" if k < 300 else "b", "chat")
+    assert models.monitors["intent"].drifts, "ADWIN saw the change"
+    assert [i.insight_id for i in turn.insights][:1] == ["m1:drift_intent"]
+    assert turn.insights[0].model == "drift_intent" and turn.insights[0].prediction == "drift"
+
+
+def test_abstaining_prediction_insight_fields() -> None:
+    from agents.scoring_publish import insight  # noqa: PLC0415
+
+    ev = message(1, "x")
+    found = insight(ev, "segment", 3, Prediction(2, 1.7, {"distance": 0.1}), NOW)
+    assert found.confidence == 1.0 and found.prediction == 2 and found.model_version == 3
+    assert found.occurred_at - ev.occurred_at == timedelta(0)
