@@ -113,7 +113,11 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
 
     bench = sub.add_parser("bench", help="benchmarks beside a bare aiokafka loop")
     bench.add_argument(
-        "workload", nargs="?", default="ingest", choices=["ingest", "sink", "drafting"]
+        "workload",
+        nargs="?",
+        default="all",
+        choices=["all", "ingest", "pipeline", "sink", "drafting"],
+        help="all: ingest and the full pipeline (drafting off), beside the baseline",
     )
     bench.add_argument("--events", type=int, default=100_000)
     bench.add_argument("--llm-latency", type=float, default=2.0, help="drafting: LLM seconds")

@@ -26,6 +26,7 @@ from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
 from streams.settings import Settings
 from streams.stack import control
+from streams.stack.procs import port_open
 
 
 @dataclass
@@ -71,6 +72,13 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    if port_open(settings.web_host, settings.web_port, timeout=1.0):
+        # another worker would answer our readiness probe: refuse instead of trusting it
+        msg = (
+            f"web port {settings.web_host}:{settings.web_port} is taken by another process "
+            "(a worker still running?): stop it or set RAPPORT_WEB_PORT"
+        )
+        raise StackError(msg)
     log_path = settings.data_dir / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:

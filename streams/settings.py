@@ -330,6 +330,12 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
     log_level: str = "info"
+    blocking_timeout_s: float = Field(
+        0.0,
+        ge=0,
+        description="Log a traceback of the event loop when it is blocked longer than this "
+        "(seconds; 0: off)",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -39,6 +39,10 @@ def preflight(settings: Settings) -> None:
 def run_worker(settings: Settings) -> int:
     preflight(settings)
     runtime = create_app(settings)
-    worker = faust.Worker(runtime.app, loglevel=settings.log_level.upper())
+    worker = faust.Worker(
+        runtime.app,
+        loglevel=settings.log_level.upper(),
+        blocking_timeout=settings.blocking_timeout_s or None,
+    )
     worker.execute_from_commandline()
     return 0

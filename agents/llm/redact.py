@@ -20,14 +20,21 @@ The same value gets the same placeholder. Card numbers are restored masked.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 import phonenumbers
 
-EMAIL: Final = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# bounded parts, no start inside a run: linear on hostile text (an unbounded local part
+# rescans a long run from every position)
+EMAIL: Final = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
+    r"(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,63}"
+)
 CARD: Final = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _SUFFIX: Final = (
     r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
@@ -122,13 +129,14 @@ class Redactor:
         """``text`` with placeholders; pass ``into`` to share numbering across texts."""
         out = into if into is not None else Redacted("")
         by_value = {(PLACEHOLDER.sub(r"\1", k), v): k for k, v in out.values.items()}
+        counts = Counter(kind for kind, _ in by_value)
         pieces, last = [], 0
         for start, end, kind in self.spans(text):
             value = text[start:end]
             placeholder = by_value.get((kind, value))
             if placeholder is None:
-                count = sum(1 for k in out.values if k.startswith(f"[{kind}_"))
-                placeholder = f"[{kind}_{count + 1}]"
+                counts[kind] += 1
+                placeholder = f"[{kind}_{counts[kind]}]"
                 out.values[placeholder] = value
                 by_value[(kind, value)] = placeholder
             pieces += [text[last:start], placeholder]
@@ -139,9 +147,20 @@ class Redactor:
 
 
 def _first_wins(spans: list[Span]) -> list[Span]:
-    """Drop spans overlapping an earlier-listed one; return them in text order."""
-    kept: list[Span] = []
+    """Drop spans overlapping an earlier-listed one; return them in text order.
+
+    >>> _first_wins([(0, 5, "EMAIL"), (3, 8, "PHONE"), (5, 9, "CARD"), (2, 2, "X")])
+    [(0, 5, 'EMAIL'), (5, 9, 'CARD')]
+    """
+    kept: list[Span] = []  # sorted, non-overlapping: bisect instead of a scan per span
     for span in spans:
-        if span[0] < span[1] and all(span[1] <= k[0] or span[0] >= k[1] for k in kept):
-            kept.append(span)
-    return sorted(kept)
+        start, end = span[0], span[1]
+        if start >= end:
+            continue
+        i = bisect.bisect_left(kept, (start,))
+        if i > 0 and kept[i - 1][1] > start:
+            continue
+        if i < len(kept) and kept[i][0] < end:
+            continue
+        kept.insert(i, span)
+    return kept

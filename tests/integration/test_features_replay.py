@@ -72,10 +72,14 @@ async def test_features_exact_served_everywhere_and_erased_for_good(
     assert not problems, problems[:10]
 
     # HTTP: the owner's table; 404 / 400 with a JSON body
+    risks = []
     for customer in customers[::50]:
         status, body = worker.get(f"/customers/{customer}/features")
         assert status == 200 and body["source"] == "table"
         assert diff({customer: features_json(body)}, {customer: expected[customer]}) == []
+        risks.append(features_json(body)["churn_risk"])
+    # the scoring stage fills the model-output slot: a churn risk for every scored customer
+    assert all(isinstance(r, float) and 0.0 <= r <= 1.0 for r in risks), risks
     status, body = worker.get("/customers/nobody-at-all/features")
     assert status == 404 and body["error"] == "unknown_customer"
     status, body = worker.get("/customers/bad%20id/features")

@@ -1,0 +1,141 @@
+"""``rapport bench``: the full pipeline (drafting off), beside the same run's baseline.
+
+A real worker (ingest, features, scoring, the ClickHouse sink, reply requests; drafting
+off) reads a pre-loaded topic of seeded synthetic events (orders, carts, page views,
+tickets, ratings, messages). Throughput is events over the span from the first forwarded
+event (its broker timestamp) to the moment the worker's consumer group has committed
+every record of ``interactions`` and ``events``: every stage, the sink included, is done
+with it. The group commits once a second, so the span is measured to about +1 s. Latency
+is measured at half that rate: an insight's broker timestamp minus its event's
+``occurred_at`` (stamped when the event was produced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.bench import Result, _pct, _proc_stats, _produce
+from streams.kafka_client import client_options
+from streams.lag import group_lag
+from streams.main_job import start_worker
+from streams.replay import synthetic
+from streams.settings import Settings
+
+POLL_S = 0.2
+NAME = "rapport pipeline (ingest+features+scoring+sink)"
+
+
+def mixed_events(n: int, run: str) -> list[tuple[bytes, bytes]]:
+    """``n`` seeded synthetic events with ids unique to ``run``."""
+    out = []
+    for record in synthetic(seed=1, limit=n, n_customers=max(100, n // 10)):
+        event = dict(record.event)
+        event["event_id"] = f"{run}-{event['event_id']}"
+        event["occurred_at"] = datetime.now(UTC).isoformat()
+        out.append((record.customer_id.encode(), orjson.dumps(event)))
+    return out
+
+
+async def _first_timestamp(settings: Settings, topic: str, timeout: float) -> float:
+    consumer = AIOKafkaConsumer(
+        topic, **client_options(settings), group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        first: float | None = None
+        while first is None and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                stamps = [r.timestamp for r in records]
+                first = min([*stamps, first]) if first is not None else min(stamps)
+        if first is None:
+            raise RuntimeError(f"nothing reached {topic} within {timeout:.0f}s")
+        return first / 1000.0
+    finally:
+        await consumer.stop()
+
+
+async def _drained(settings: Settings, timeout: float) -> float:
+    """Wall time at which the group has no lag on interactions and events."""
+    topics = [settings.topic_name("interactions"), settings.topic_name("events")]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lags = await group_lag(settings, settings.app_id, topics)
+        if lags and all(lag.messages == 0 for lag in lags):
+            return time.time()
+        await asyncio.sleep(POLL_S)
+    raise RuntimeError(f"the pipeline did not drain within {timeout:.0f}s")
+
+
+async def _insight_latencies(settings: Settings, count: int, timeout: float) -> list[float]:
+    """Broker timestamp minus event time (ms) of the first ``count`` insights."""
+    topic = settings.topic_name("insights")
+    consumer = AIOKafkaConsumer(
+        topic, **client_options(settings), group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    out: list[float] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(out) < count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    occurred = datetime.fromisoformat(orjson.loads(r.value)["occurred_at"])
+                    out.append(r.timestamp - occurred.timestamp() * 1000)
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def _insight_count(settings: Settings) -> int:
+    topic = settings.topic_name("insights")
+    consumer = AIOKafkaConsumer(
+        topic, **client_options(settings), group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+def pipeline(settings: Settings, n: int, rate: float | None) -> Result:
+    """One worker over ``n`` events: pre-loaded (``rate`` None) or produced at ``rate``."""
+    tag = uuid.uuid4().hex[:6]
+    run = settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}pipe{tag}.",
+            "app_id": f"{settings.app_id}-pipe{tag}",
+            "drafting_enabled": False,
+        }
+    )
+    events = mixed_events(n, tag)
+    if rate is None:
+        asyncio.run(_produce(run, run.topic_name("interactions"), events))
+    worker = start_worker(run)
+    try:
+        if rate is not None:
+            asyncio.run(_produce(run, run.topic_name("interactions"), events, rate=rate))
+        done = asyncio.run(_drained(run, 1800))
+        start = asyncio.run(_first_timestamp(run, run.topic_name("events"), 60))
+        cpu, rss = _proc_stats(worker.pid)
+        insights = asyncio.run(_insight_count(run))
+        latencies = asyncio.run(_insight_latencies(run, insights, 120)) if rate else []
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+    eps = n / max(1e-3, done - start)
+    name = f"{NAME} @ {rate:,.0f}/s" if rate else NAME
+    if latencies:
+        return Result(name, n, eps, _pct(latencies, 0.5), _pct(latencies, 0.99), cpu, rss)
+    return Result(name, n, eps, None, None, cpu, rss)
