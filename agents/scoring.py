@@ -129,6 +129,8 @@ class ScoringAgent:
 
     async def revoked(self, partitions: set[int]) -> None:
         await self.save(partitions, drop=True)
+        for partition in partitions:
+            sm.forget_partition(partition)
         log.info("scoring: partitions %s checkpointed and released", sorted(partitions))
 
     async def shutdown(self) -> None:

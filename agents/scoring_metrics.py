@@ -8,6 +8,8 @@ event, so the hot path only bumps counters.
 
 from __future__ import annotations
 
+from typing import Final
+
 from prometheus_client import Counter, Gauge, Histogram
 
 INSIGHTS = Counter(
@@ -68,3 +70,33 @@ PREQUENTIAL_N = Gauge(
 PENDING_CHURN = Gauge(
     "rapport_scoring_churn_pending", "Churn predictions waiting for their label", ["partition"]
 )
+
+PER_PARTITION: Final = (MODEL_VERSION, PREQUENTIAL, PREQUENTIAL_N, PENDING_CHURN, CHECKPOINT_BYTES)
+"""Gauges labelled by partition: removed when the partition leaves the worker."""
+
+
+def forget_partition(partition: int) -> int:
+    """Remove every per-partition gauge series of ``partition``; returns how many.
+
+    A worker that lost a partition must not keep exporting its frozen figures beside
+    the new owner's.
+
+    >>> MODEL_VERSION.labels("intent", "97").set(3)
+    >>> PENDING_CHURN.labels("97").set(1)
+    >>> forget_partition(97), forget_partition(97)
+    (2, 0)
+    """
+    removed = 0
+    for gauge in PER_PARTITION:
+        names = list(gauge._labelnames)
+        index = names.index("partition")
+        for family in gauge.collect():
+            stale = {
+                tuple(sample.labels[n] for n in names)
+                for sample in family.samples
+                if sample.labels.get(names[index]) == str(partition)
+            }
+            for labels in stale:
+                gauge.remove(*labels)
+                removed += 1
+    return removed
