@@ -21,7 +21,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from online_models.evaluate import DATASETS, as_json, evaluate  # noqa: PLC0415
     from online_models.evaluate_report import format_table  # noqa: PLC0415
 
-    del settings
+    if args.drafts:
+        return _evaluate_drafts(args, settings)
     datasets = DATASETS if args.datasets == "all" else tuple(args.datasets.split(","))
     calibration = [_calibration_us()]
     rows = evaluate(
@@ -49,6 +50,32 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(as_json(rows, meta), indent=2, default=str) + "\n")
         print(f"wrote {path}")
+    return 0
+
+
+def _evaluate_drafts(args: argparse.Namespace, settings: Settings) -> int:
+    """Draft ``--drafts`` Bitext utterances with the configured LLM; score them."""
+    import asyncio  # noqa: PLC0415
+
+    from agents.drafting_setup import build_drafter  # noqa: PLC0415
+    from agents.llm.evaluate_drafts import bitext_samples, evaluate_drafts  # noqa: PLC0415
+    from online_models.evaluate_data import locate  # noqa: PLC0415
+
+    path = locate("bitext", args.data_dir)
+    samples, sim = bitext_samples(path, args.drafts, args.seed)
+    print(
+        f"drafting {len(samples)} Bitext utterances with {settings.llm_model} "
+        f"at {settings.llm_base_url} ({settings.drafting_style} style)"
+    )
+    report = asyncio.run(evaluate_drafts(build_drafter(settings), samples, sim))
+    print("\n".join(report.lines()))
+    for text, draft, reference in report.examples:
+        print(f"\n  customer:  {text}\n  draft:     {draft}\n  reference: {reference[:200]}")
+    if args.json:
+        path_out = Path(args.json)
+        path_out.parent.mkdir(parents=True, exist_ok=True)
+        path_out.write_text(json.dumps(report.__dict__, indent=2) + "\n")
+        print(f"wrote {path_out}")
     return 0
 
 
@@ -80,6 +107,14 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         type=int,
         default=0,
         help="also report models warm-started with N passes over the training stream",
+    )
+    evaluate.add_argument(
+        "--drafts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: draft N Bitext utterances with the LLM (RAPPORT_LLM_*) and score "
+        "them against the reference responses",
     )
     evaluate.add_argument("--json", default=None, metavar="PATH", help="also write JSON here")
     handlers["evaluate"] = _cmd_evaluate

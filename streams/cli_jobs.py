@@ -76,6 +76,10 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from streams.cli_sql import bench_sink  # noqa: PLC0415
 
         return bench_sink(args, settings)
+    if args.workload == "state":
+        from streams.bench_state import run_state_bench  # noqa: PLC0415
+
+        return run_state_bench(args)
     if args.workload == "drafting":
         from streams.bench_drafting import run_drafting_bench  # noqa: PLC0415
 
@@ -116,7 +120,7 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         "workload",
         nargs="?",
         default="all",
-        choices=["all", "ingest", "pipeline", "sink", "drafting"],
+        choices=["all", "ingest", "pipeline", "sink", "drafting", "state"],
         help="all: ingest and the full pipeline (drafting off), beside the baseline",
     )
     bench.add_argument("--events", type=int, default=100_000)

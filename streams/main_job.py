@@ -22,6 +22,7 @@ from rich.table import Table
 
 from streams.cli_jobs import source_records
 from streams.errors import StackError
+from streams.main_job_answers import print_answers
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
 from streams.settings import Settings
@@ -167,6 +168,7 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
             time.sleep(1.0)
             live.update(view.table())
         _summary(console, view, stats.produced, stats.rate)
+        print_answers(console, settings, drafts_wait_s=60.0)
     finally:
         stop.set()
         if not args.keep_worker and worker.poll() is None:

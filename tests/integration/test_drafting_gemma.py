@@ -3,13 +3,16 @@ few-shot) for real Bitext messages, checked by the guardrails."""
 
 from __future__ import annotations
 
+import statistics
 from itertools import islice
 
 import pytest
 
 from agents.drafting_setup import build_drafter, request_of
+from agents.llm.evaluate_drafts import bitext_samples, evaluate_drafts
 from agents.llm.guardrails import Guard
 from agents.llm.redact import PLACEHOLDER
+from online_models.evaluate_data import locate
 from schemas.published import ReplyRequest
 from streams.replay.datasets import bitext
 from streams.settings import Settings
@@ -64,3 +67,23 @@ async def test_gemma_drafts_a_real_bitext_message(stack: Settings) -> None:
             again = Guard().check(out.text, context=req.text, private=prompt.private)
             assert again.flags == [] and again.text == out.text
             assert "business days" not in out.text or "business days" in req.text
+
+
+async def test_drafts_are_scored_against_bitext_references(stack: Settings) -> None:
+    """``rapport evaluate --drafts``: every utterance ends in one scored draft, and the
+    drafts are closer to their own reference response than to another intent's."""
+    settings = Settings(
+        _env_file=None,
+        llm_base_url=stack.llm_base_url,
+        llm_timeout_s=30.0,
+        drafting_deadline_s=60.0,
+        drafting_temperature=0.0,
+    )
+    samples, sim = bitext_samples(locate("bitext", None), 12, seed=5)
+    report = await evaluate_drafts(build_drafter(settings), samples, sim)
+    assert len(report.template) == len(report.other_reference) == len(samples) == 12
+    assert len(report.llm) + report.fallbacks == 12
+    assert len(report.llm) >= 6, "most drafts should come from the LLM, not templates"
+    assert all(0.0 <= v <= 1.0 for v in [*report.llm, *report.template])
+    assert statistics.mean(report.llm) > statistics.mean(report.llm_other)
+    assert any("drafts vs Bitext reference responses" in line for line in report.lines())

@@ -1,0 +1,74 @@
+"""The main job's closing answers: analyst queries, the latest insights and a few drafts.
+
+Asked through the running worker's ``/sql`` endpoint (chDB allows one process per path),
+after the pipeline had time to write: the README's example queries, the newest insights
+and the newest drafted replies (stored redacted; every one is pending review).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Final, Literal
+
+from rich.console import Console
+
+from sinks.base import SinkError
+from sinks.queries import EXAMPLES
+from streams.cli_sql import ask_worker, render_table, worker_url
+from streams.settings import Settings
+
+SHOWN: Final = ("volume_by_channel", "sentiment_mix", "churn_risk", "satisfaction")
+INSIGHTS: Final = (
+    "SELECT occurred_at, customer_id, model, prediction, round(confidence, 3) AS confidence "
+    "FROM insights ORDER BY produced_at DESC, insight_id LIMIT 8"
+)
+DRAFTS: Final = (
+    "SELECT created_at, customer_id, fallback, flags, substring(text, 1, 200) AS draft "
+    "FROM drafts ORDER BY created_at DESC, draft_id LIMIT 3"
+)
+TIMEOUT_S: Final = 30.0
+
+
+Table = Literal["insights", "drafts"]
+
+
+def _count(url: str, table: Table) -> int:
+    query = f"SELECT count() AS n FROM {table}"  # noqa: S608 - a fixed table name
+    answer = ask_worker(url, query, "json", TIMEOUT_S)
+    first = answer.decode().splitlines()[0] if answer.strip() else "{}"
+    return int(json.loads(first).get("n", 0))
+
+
+def wait_for_rows(url: str, table: Table, wait_s: float) -> int:
+    """Rows in ``table`` once there are some, or after ``wait_s`` seconds."""
+    deadline = time.monotonic() + wait_s
+    rows = 0
+    while time.monotonic() < deadline:
+        try:
+            rows = _count(url, table)
+        except SinkError:
+            rows = 0
+        if rows:
+            return rows
+        time.sleep(1.0)
+    return rows
+
+
+def print_answers(console: Console, settings: Settings, *, drafts_wait_s: float) -> None:
+    """Print the example answers, the latest insights and drafts; never raises SinkError."""
+    url = worker_url(settings)
+    try:
+        wait_for_rows(url, "insights", 30.0)
+        for name in SHOWN:
+            title, query = EXAMPLES[name]
+            console.print(f"[bold]-- {title}[/]  (rapport sql --examples: {name})")
+            render_table(ask_worker(url, query, "table", TIMEOUT_S), console)
+        console.print("[bold]-- latest insights[/]")
+        render_table(ask_worker(url, INSIGHTS, "table", TIMEOUT_S), console)
+        if settings.drafting_enabled:
+            wait_for_rows(url, "drafts", drafts_wait_s)
+            console.print("[bold]-- latest drafted replies (pending review, stored redacted)[/]")
+            render_table(ask_worker(url, DRAFTS, "table", TIMEOUT_S), console)
+    except SinkError as exc:
+        console.print(f"[yellow]analyst answers unavailable: {exc}[/]")
