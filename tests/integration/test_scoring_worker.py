@@ -102,6 +102,20 @@ async def test_scoring_exact_restored_and_tamper_refused(
     for model in ("sentiment", "intent"):
         assert {i.event_id for i in got if i.model == model} == inbound
     assert {"churn", "segment", "anomaly", "reco"} <= {i.model for i in got}
+    # learning from the stream: intents predicted before each message's label arrived
+    # beat always answering the most common label (per-partition models, cold start:
+    # 0.169 vs 0.099 on this replay, deterministic under the fixed hash seed)
+    labels = {
+        e.message_event_id: e.value
+        for _, _, e in records
+        if e.type == "label" and e.kind == "intent"
+    }
+    predicted = {i.event_id: i.prediction for i in got if i.model == "intent"}
+    scored = [(predicted[m], y) for m, y in labels.items() if m in predicted]
+    accuracy = sum(p == y for p, y in scored) / len(scored)
+    majority = Counter(y for _, y in scored).most_common(1)[0][1] / len(scored)
+    print(f"intent prequential accuracy {accuracy:.3f} vs majority {majority:.3f}")
+    assert len(scored) > 50 and accuracy > majority, (accuracy, majority, len(scored))
     partition_of = {e.event_id: p for p, _, e in records}
     before = intent_versions(got, partition_of)
 
