@@ -247,12 +247,6 @@ async def test_two_workers_split_then_survivor_restores_checkpoints(
     new = len(got) - len(got1)
     assert new > 0
     assert insights_sent(survivor.port) - sent_before == new, "the survivor sent every new one"
-    # the version gauges are refreshed by the scoring timer: give it a few ticks
-    for _ in range(30):
-        if model_partitions(survivor.port) == partitions:
-            break
-        await asyncio.sleep(0.5)
-    assert model_partitions(survivor.port) == partitions
 
     # its sets of the taken partitions are the checkpointed ones, continued
     log = survivor.log_path.read_text(errors="replace")
