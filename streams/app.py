@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 
+from streams.acks import GuardedStream, RapportApp
 from streams.settings import Settings
 from streams.topics import topic_specs
 
@@ -53,8 +54,9 @@ def create_app(settings: Settings) -> Runtime:
     """Build the app, declare the topics and register every agent and web view."""
     datadir = (settings.data_dir / "workers" / f"{settings.app_id}-{settings.web_port}").resolve()
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = RapportApp(
         settings.app_id,
+        Stream=GuardedStream,
         broker=settings.faust_broker_url,
         broker_credentials=_credentials(settings),
         store="rocksdb://" if settings.store == "rocksdb" else "memory://",
@@ -80,7 +82,9 @@ def create_app(settings: Settings) -> Runtime:
         table_cleanup_interval=30.0,
     )
     topics: dict[str, faust.TopicT] = {}
-    for spec in topic_specs(settings):
+    specs = topic_specs(settings)
+    app.compacted_topics = frozenset(spec.name for spec in specs if spec.compacted)
+    for spec in specs:
         config = {"max.message.bytes": str(MAX_RECORD_BYTES)}
         if not spec.compacted:
             config["retention.ms"] = str(spec.retention_ms)

@@ -70,7 +70,8 @@ async def test_no_raw_pii_in_request_bodies_or_logs(
             for i, s in enumerate(samples[:40])
         )
     )
-    assert len(fault.calls) == 40
+    # one first attempt per draft; a retry after a slow answer under load is allowed
+    assert fault.first_attempts() == {f"pii-{i}": 1 for i in range(40)}
     bodies = b"\n".join(c.body for c in fault.calls).decode()
     logs = "\n".join(r.getMessage() for r in caplog.records)
     for sample in samples:

@@ -230,7 +230,10 @@ async def test_lag_switches_drafting_to_the_cheap_mode_and_back(
     records = await collect(scope.topic("drafted_replies"), 20, timeout=90, settle=1)
     drafts: list[dict[str, Any]] = [r.json() for r in sorted(records, key=lambda r: r.offset)]
     modes = [d["mode"] for d in drafts]
-    assert modes[0] == "cheap" and modes[-1] == "normal", modes
+    # the first requests may be drafted before the backlog builds up (a slow machine
+    # forwards them one by one); the backlog must switch the mode, and its end switch it back
+    assert "cheap" in modes and modes[-1] == "normal", modes
+    assert "normal" in modes[modes.index("cheap") :], modes
     called = set(fault.first_attempts())
     for d in drafts:
         cheap_review = d["mode"] == "cheap" and d["intent"] == "review"

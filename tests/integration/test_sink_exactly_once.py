@@ -3,7 +3,7 @@
 Replayed datasets (bitext, telco, synthetic) plus insights, drafts, feedback and feature
 snapshots. The KPI test runs one worker; the exactly-once test SIGKILLs the worker once
 right after an insert (before its offsets are committed) and once from outside while
-rows land (xfail: the data loss it finds is described on the marker).
+rows land. Without the ack guard of ``streams.acks`` this lost whole fetch batches.
 """
 
 from __future__ import annotations
@@ -88,18 +88,6 @@ async def test_kpi_views_equal_a_recomputation_from_the_same_records(
     assert sql(worker, "SELECT text FROM drafts LIMIT 1") == [{"text": "Call us on [phone]."}]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known data loss, issue #5 open: after the in-process SIGKILL, records are committed "
-        "without being processed (ingest forwards none of interactions offsets ~60-260 per "
-        "partition and writes no dedup entry for them; the sink stores 76 of 353 test insights "
-        "although their offsets are committed). Suspects in faust-streaming 0.15.3: "
-        "ProducerBuffer.flush_atmost returns after 0.1 s with messages pending, and "
-        "Stream.__aiter__ acks skipped messages while flow control is suspended. "
-        "It passed 2 of 6 runs on 2026-12-02."
-    ),
-    strict=False,
-)
 async def test_two_sigkills_mid_stream_lose_nothing_and_duplicate_nothing(
     scope: Scope, start_worker: Callable[..., WorkerProcess]
 ) -> None:

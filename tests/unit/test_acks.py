@@ -1,0 +1,93 @@
+"""The ack guard: a record a stream skipped during a rebalance is never committed.
+
+The end-to-end proof is ``tests/integration/test_sink_exactly_once.py`` (two SIGKILLs,
+nothing lost); these pin the rule itself on a real Faust consumer object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+
+from streams.acks import REFUSED_ACKS, GuardedStream, RapportApp
+
+TOPIC = "t-acks"
+
+
+@pytest.fixture
+def app() -> Iterator[RapportApp]:
+    app = RapportApp(
+        "t-acks", broker="kafka://127.0.0.1:1", store="memory://", Stream=GuardedStream
+    )
+    app.topics.acks_enabled_for = lambda topic: topic == TOPIC  # type: ignore[method-assign]
+    app.consumer_generation_id = 7
+    app.flow_control.resume()
+    yield app
+
+
+def message(offset: int, generation: int) -> ConsumerMessage:
+    tp = TP(TOPIC, 0)
+    return ConsumerMessage(
+        TOPIC, 0, offset, 0.0, 0, None, b"k", b"v", None, tp=tp, generation_id=generation
+    )
+
+
+def committable(app: RapportApp) -> int | None:
+    return app.consumer._new_offset(TP(TOPIC, 0))  # type: ignore[attr-defined, no-any-return]
+
+
+def test_processed_records_of_this_generation_are_committed(app: RapportApp) -> None:
+    for offset in range(5):
+        assert app.consumer.ack(message(offset, 7))
+    assert committable(app) == 5
+
+
+def test_a_record_of_an_older_generation_is_marked_done_but_not_committed(
+    app: RapportApp,
+) -> None:
+    before = REFUSED_ACKS._value.get()
+    stale = message(0, 6)
+    app.consumer._unacked_messages.add(stale)  # type: ignore[attr-defined]
+    assert not app.consumer.ack(stale)
+    assert stale.acked  # a rebalance waiting for in-flight records does not wait for it
+    assert stale not in app.consumer._unacked_messages  # type: ignore[attr-defined]
+    assert committable(app) is None
+    assert REFUSED_ACKS._value.get() == before + 1
+    # the record is read again after the seek to the committed offset, and then counts
+    assert app.consumer.ack(message(0, 7))
+    assert committable(app) == 1
+
+
+def test_nothing_is_committed_while_flow_control_is_suspended(app: RapportApp) -> None:
+    app.flow_control.suspend()
+    for offset in range(3):
+        assert not app.consumer.ack(message(offset, 7))
+    assert committable(app) is None
+    app.flow_control.resume()
+    assert app.consumer.ack(message(0, 7))
+    assert committable(app) == 1
+
+
+def test_streams_take_the_python_iterator_whose_acks_reach_the_guard(app: RapportApp) -> None:
+    stream = app.stream(app.channel())
+    assert isinstance(stream, GuardedStream)
+    it = stream.__aiter__()
+    assert getattr(it, "__qualname__", "").endswith("_py_aiter")
+
+
+def test_a_missing_head_record_holds_the_commit_back(app: RapportApp) -> None:
+    app.consumer._committed_offset[TP(TOPIC, 0)] = 3  # type: ignore[attr-defined]
+    for offset in (4, 5, 6):  # offset 3 was refused: never committed over
+        assert app.consumer.ack(message(offset, 7))
+    assert committable(app) is None
+    assert app.consumer.ack(message(3, 7))
+    assert committable(app) == 7
+
+
+def test_from_offset_zero_too(app: RapportApp) -> None:
+    app.consumer._committed_offset[TP(TOPIC, 0)] = 0  # type: ignore[attr-defined]
+    assert app.consumer.ack(message(1, 7))
+    assert committable(app) is None
