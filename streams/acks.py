@@ -15,7 +15,8 @@ offsets were then committed (measured in ``tests/integration/test_sink_exactly_o
   every rebalance delivers it again.
 - :func:`contiguous_commits`: Faust commits over one missing record at the head of
   the acked offsets (and over any number from offset 0); a commit must start at
-  the committed offset (compacted topics keep Faust's rule).
+  the committed offset (on a compacted topic, where a head record may have been
+  compacted away, the commit waits for the refused records only).
 - :func:`complete_flush`: the producer buffer's ``flush`` (run before every commit)
   returns after 0.1 s without a send even with changelog writes still queued.
 
@@ -29,6 +30,7 @@ iterator inlines the ack bookkeeping, bypassing ``Consumer.ack``;
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, cast
 
@@ -42,6 +44,9 @@ from mode.utils.futures import notify
 from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
+
+Refused = defaultdict[Any, set[int]]
+"""Offsets whose ack was refused, per topic partition, until a commit passes them."""
 
 REFUSED_ACKS = Counter(
     "rapport_refused_acks_total",
@@ -68,6 +73,7 @@ def processed_in_this_generation(app: AppT, message: Message) -> bool:
 def guard(app: AppT, consumer: Consumer, compacted: frozenset[str] = frozenset()) -> Consumer:
     """Wrap ``consumer.ack`` so that a skipped record's offset is never committed."""
     original: Callable[[Message], bool] = consumer.ack
+    refused: Refused = defaultdict(set)
 
     def ack(message: Message) -> bool:
         if processed_in_this_generation(app, message):
@@ -76,6 +82,7 @@ def guard(app: AppT, consumer: Consumer, compacted: frozenset[str] = frozenset()
             if not message.acked:
                 message.acked = True
                 consumer._unacked_messages.discard(message)
+                refused[message.tp].add(message.offset)
                 REFUSED_ACKS.inc()
                 log.debug(
                     "not committing %s[%d]@%d: skipped during a rebalance, it will be read again",
@@ -88,7 +95,7 @@ def guard(app: AppT, consumer: Consumer, compacted: frozenset[str] = frozenset()
 
     consumer.ack = ack  # type: ignore[method-assign]
     rewind_uncommitted(app, consumer)
-    contiguous_commits(consumer, lambda topic: topic in compacted)
+    contiguous_commits(consumer, lambda topic: topic in compacted, refused)
     return consumer
 
 
@@ -130,24 +137,32 @@ def rewind_uncommitted(app: AppT, consumer: Consumer) -> None:
     consumer.seek_to_committed = seek  # type: ignore[method-assign]
 
 
-def contiguous_commits(consumer: Consumer, compacted: Callable[[str], bool]) -> None:
+def contiguous_commits(
+    consumer: Consumer, compacted: Callable[[str], bool], refused: Refused
+) -> None:
     """Commit only a run of acks that starts at the committed offset.
 
     Faust's ``_new_offset`` lets one missing record at the head through (its check
     is ``min(acked) - committed > 1``) and none at all when the committed offset is
     0: a record whose ack was refused above could then be committed over.
     On a compacted topic a missing head record may have been compacted away, so
-    Faust's own rule stays there.
+    there the commit waits only for records whose ack was refused (``refused``).
     """
     new_offset = consumer._new_offset
 
     def checked(tp: Any) -> int | None:
         acked = consumer._acked.get(tp)
         committed = consumer._committed_offset.get(tp)
-        head_missing = acked and committed is not None and min(acked) > committed
-        if head_missing and not compacted(tp.topic):
-            return None
-        return new_offset(tp)
+        if acked and committed is not None and min(acked) > committed:
+            if not compacted(tp.topic):
+                return None
+            head = min(acked)
+            if any(committed <= offset < head for offset in refused.get(tp, ())):
+                return None
+        offset = new_offset(tp)
+        if offset is not None and tp in refused:
+            refused[tp] = {o for o in refused[tp] if o >= offset}
+        return offset
 
     consumer._new_offset = checked  # type: ignore[method-assign]
 

@@ -91,3 +91,20 @@ def test_from_offset_zero_too(app: RapportApp) -> None:
     app.consumer._committed_offset[TP(TOPIC, 0)] = 0  # type: ignore[attr-defined]
     assert app.consumer.ack(message(1, 7))
     assert committable(app) is None
+
+
+def test_on_a_compacted_topic_only_a_refused_head_record_holds_the_commit() -> None:
+    app = RapportApp("t-acks-c", broker="kafka://127.0.0.1:1", store="memory://")
+    app.compacted_topics = frozenset({TOPIC})
+    app.topics.acks_enabled_for = lambda topic: topic == TOPIC  # type: ignore[method-assign]
+    app.consumer_generation_id = 7
+    app.flow_control.resume()
+    app.consumer._committed_offset[TP(TOPIC, 0)] = 3  # type: ignore[attr-defined]
+    assert app.consumer.ack(message(4, 7))  # offset 3 compacted away: Faust's rule commits
+    assert committable(app) == 5
+    assert not app.consumer.ack(message(5, 6))  # skipped in an older generation: refused
+    app.consumer._committed_offset[TP(TOPIC, 0)] = 5  # type: ignore[attr-defined]
+    assert app.consumer.ack(message(6, 7))
+    assert committable(app) is None  # 5 is read again before anything is committed
+    assert app.consumer.ack(message(5, 7))
+    assert committable(app) == 7
