@@ -3,7 +3,7 @@
 Replayed datasets (bitext, telco, synthetic) plus insights, drafts, feedback and feature
 snapshots. The KPI test runs one worker; the exactly-once test SIGKILLs the worker once
 right after an insert (before its offsets are committed) and once from outside while
-rows land. Without the ack guard of ``streams.acks`` this lost whole fetch batches.
+rows land. Without ``streams.acks`` this lost whole fetch batches.
 """
 
 from __future__ import annotations

@@ -17,15 +17,20 @@ from streams.acks import REFUSED_ACKS, GuardedStream, RapportApp
 TOPIC = "t-acks"
 
 
-@pytest.fixture
-def app() -> Iterator[RapportApp]:
+def make_app(compacted: frozenset[str] = frozenset()) -> RapportApp:
     app = RapportApp(
         "t-acks", broker="kafka://127.0.0.1:1", store="memory://", Stream=GuardedStream
     )
+    app.compacted_topics = compacted  # read when the consumer is created
     app.topics.acks_enabled_for = lambda topic: topic == TOPIC  # type: ignore[method-assign]
     app.consumer_generation_id = 7
     app.flow_control.resume()
-    yield app
+    return app
+
+
+@pytest.fixture
+def app() -> Iterator[RapportApp]:
+    yield make_app()
 
 
 def message(offset: int, generation: int) -> ConsumerMessage:
@@ -94,11 +99,7 @@ def test_from_offset_zero_too(app: RapportApp) -> None:
 
 
 def test_on_a_compacted_topic_only_a_refused_head_record_holds_the_commit() -> None:
-    app = RapportApp("t-acks-c", broker="kafka://127.0.0.1:1", store="memory://")
-    app.compacted_topics = frozenset({TOPIC})
-    app.topics.acks_enabled_for = lambda topic: topic == TOPIC  # type: ignore[method-assign]
-    app.consumer_generation_id = 7
-    app.flow_control.resume()
+    app = make_app(compacted=frozenset({TOPIC}))
     app.consumer._committed_offset[TP(TOPIC, 0)] = 3  # type: ignore[attr-defined]
     assert app.consumer.ack(message(4, 7))  # offset 3 compacted away: Faust's rule commits
     assert committable(app) == 5
