@@ -11,13 +11,15 @@ Order of the steps (the batch recomputation follows the same order):
 
 Pruning only drops what no future event can change any more: a closed ticket older
 than ``W - L``, a conversation with nothing pending whose latest reply is older than
-``W - L``, anything older than ``W - stale_s``. So it never changes a feature.
+``W - L``, anything older than ``W - stale_s``. So it never changes a feature. It
+frees room under the caps (``Rules.max_*``): an entity that would exceed one is not
+tracked and counted instead (``features.definitions``).
 
 >>> from features.definitions import Fact
 >>> state, rules = CustomerState.new(0), Rules(lateness_s=60)
 >>> apply(state, Fact("other", 1_000, ((10, 1),)), rules), apply(state, Fact("other", 900), rules)
 (True, False)
->>> state.wm, state.totals[10], state.totals[14]
+>>> state.wm, state.totals[10], state.totals[15]
 (1000, 1, 1)
 """
 
@@ -30,8 +32,10 @@ from features.definitions import (
     EVENTS,
     INBOUND,
     LATE,
+    MESSAGES_UNTRACKED,
     RESPONSE_S,
     RESPONSES,
+    TICKETS_UNTRACKED,
     Fact,
     Rules,
 )
@@ -63,7 +67,7 @@ def apply(state: CustomerState, fact: Fact, rules: Rules) -> bool:
     if fact.kind == "message":
         _message(state, fact, rules)
     elif fact.kind == "ticket":
-        _ticket(state, fact)
+        _ticket(state, fact, rules)
     elif fact.kind == "cart":
         _cart(state, fact)
     elif fact.kind == "order":
@@ -118,10 +122,17 @@ def _prune_entities(state: CustomerState, rules: Rules) -> None:
 
 def _message(state: CustomerState, fact: Fact, rules: Rules) -> None:
     t, h = fact.t, fact.entity
-    out, pending = state.convs.get(h, (None, []))
+    convs = state.convs
+    out, pending = convs.get(h, (None, []))
+    waits = fact.action == INBOUND and (out is None or t > out)
+    if (h not in convs and len(convs) >= rules.max_conversations) or (
+        waits and sum(len(p) for _, p in convs.values()) >= rules.max_pending
+    ):
+        state.totals[MESSAGES_UNTRACKED] += 1
+        return
     if fact.action == INBOUND:
-        if out is None or t > out:
-            state.convs[h] = (out, sorted([*pending, t]))
+        if waits:
+            convs[h] = (out, sorted([*pending, t]))
         return
     stale = state.wm - rules.stale_s
     answered = [i for i in pending if stale <= i <= t]
@@ -131,9 +142,11 @@ def _message(state: CustomerState, fact: Fact, rules: Rules) -> None:
     state.convs[h] = (t if out is None else max(out, t), [i for i in pending if i > t])
 
 
-def _ticket(state: CustomerState, fact: Fact) -> None:
+def _ticket(state: CustomerState, fact: Fact, rules: Rules) -> None:
     latest = state.tickets.get(fact.entity)
-    if latest is None or (fact.t, fact.action) > latest:
+    if latest is None and len(state.tickets) >= rules.max_tickets:
+        state.totals[TICKETS_UNTRACKED] += 1
+    elif latest is None or (fact.t, fact.action) > latest:
         state.tickets[fact.entity] = (fact.t, fact.action)
 
 

@@ -2,11 +2,13 @@
 
 The reference the streaming state is checked against (tests and audits). It
 keeps every event and evaluates the definitions of ``features.definitions``
-directly: windows by filtering event times at the final watermark, tickets by
-their latest event, and, for what the definitions state in arrival order (late
-events, replies, carts, erasure), one walk over the customer's events in the order
-the worker processed them (the ``events`` topic order). No buckets, no pruning,
-no encoding: none of the state's machinery is shared.
+directly: windows by filtering event times at the final watermark, and, for what
+the definitions state in arrival order (late events, tickets, replies, carts, the
+caps, erasure), one walk over the customer's events in the order the worker
+processed them (the ``events`` topic order). The walk holds tickets and
+conversations as the definitions do (a settled one leaves, making room under the
+caps), re-checked at every step. No buckets, no encoding: none of the state's
+machinery is shared.
 
 >>> from schemas.events import parse_event
 >>> def ev(i, t, extra):
@@ -33,13 +35,14 @@ from features.definitions import (
     N_METRICS,
     ORDER_CENTS,
     ORDERS,
+    ORDERS_OTHER,
     PAGE_VIEWS,
     RATING_SUM,
     RATINGS,
     Rules,
     Vector,
 )
-from features.vector import iso, order_features, ratio, windowed
+from features.vector import iso, order_features, ratio, untracked, windowed
 from features.windows import WINDOWS, seconds
 from schemas.events import Event
 
@@ -72,12 +75,15 @@ def recompute(events: Iterable[Event], rules: Rules) -> dict[str, Vector]:
     return out
 
 
-def metrics_of(event: Event) -> list[tuple[int, int]]:
-    """``(metric code, amount)`` pairs of one event (the windowed counters)."""
+def metrics_of(event: Event, base_currency: str = "USD") -> list[tuple[int, int]]:
+    """``(metric code, amount)`` pairs of one event (the windowed counters); an order's
+    amount counts only in the base currency, other orders are counted apart."""
     if event.type == "message":
         code = CHANNELS.index(event.channel) * 2 + DIRECTIONS.index(event.direction)
         return [(code, 1)]
     if event.type == "order":
+        if event.currency != base_currency:
+            return [(ORDERS, 1), (ORDERS_OTHER, 1)]
         return [(ORDERS, 1), (ORDER_CENTS, round(event.amount * 100))]
     if event.type == "page_view":
         return [(PAGE_VIEWS, 1)]
@@ -94,9 +100,11 @@ class Walk:
         self.wm: int | None = None
         self.applied: list[tuple[int, Event]] = []
         self.timely: list[tuple[int, Event]] = []
+        self.tickets: dict[str, tuple[int, int]] = {}
         self.convs: dict[str, tuple[int | None, list[int]]] = {}
         self.carts: dict[str, tuple[int, int]] = {}
         self.responses = self.response_s = self.abandoned = self.converted = 0
+        self.untracked_messages = self.untracked_tickets = 0
 
     def step(self, event: Event, t: int) -> None:
         rules = self.rules
@@ -108,9 +116,12 @@ class Walk:
             if last + rules.cart_abandon_s + rules.lateness_s < wm:
                 del self.carts[cart]
                 self.abandoned += 1
+        self._settle(wm)
         self.timely.append((t, event))
         if event.type == "message":
             self._message(event.conversation_id, event.direction, t, wm)
+        elif event.type == "ticket":
+            self._ticket(event.ticket_id, t, RANK[event.action])
         elif event.type == "cart":
             first, last = self.carts.get(event.cart_id, (t, t))
             self.carts[event.cart_id] = (min(first, t), max(last, t))
@@ -120,10 +131,42 @@ class Walk:
                     del self.carts[cart]
                     self.converted += 1
 
+    def _settle(self, wm: int) -> None:
+        """Let go of what no event can change any more: closed tickets older than
+        ``W - L``, messages and tickets older than ``W - stale_s``, conversations with
+        nothing pending whose latest reply is older than ``W - L``."""
+        settled, stale = wm - self.rules.lateness_s, wm - self.rules.stale_s
+        self.tickets = {
+            k: (t, rank)
+            for k, (t, rank) in self.tickets.items()
+            if t >= stale and (rank != RANK["closed"] or t >= settled)
+        }
+        convs = {}
+        for k, (out, pending) in self.convs.items():
+            kept = [i for i in pending if i >= stale]
+            if kept or (out is not None and out >= settled):
+                convs[k] = (out, kept)
+        self.convs = convs
+
+    def _ticket(self, ticket: str, t: int, rank: int) -> None:
+        latest = self.tickets.get(ticket)
+        if latest is None and len(self.tickets) >= self.rules.max_tickets:
+            self.untracked_tickets += 1
+        elif latest is None or (t, rank) > latest:
+            self.tickets[ticket] = (t, rank)
+
     def _message(self, conversation: str, direction: str, t: int, wm: int) -> None:
+        rules = self.rules
         out, pending = self.convs.get(conversation, (None, []))
+        waits = direction == "inbound" and (out is None or t > out)
+        new = conversation not in self.convs
+        if (new and len(self.convs) >= rules.max_conversations) or (
+            waits and sum(len(p) for _, p in self.convs.values()) >= rules.max_pending
+        ):
+            self.untracked_messages += 1
+            return
         if direction == "inbound":
-            if out is None or t > out:
+            if waits:
                 self.convs[conversation] = (out, [*pending, t])
             return
         answered = [i for i in pending if wm - self.rules.stale_s <= i <= t]
@@ -133,29 +176,20 @@ class Walk:
         latest = t if out is None else max(out, t)
         self.convs[conversation] = (latest, [i for i in pending if i > t])
 
-    def _open_tickets(self, wm: int) -> int:
-        latest: dict[str, tuple[int, int]] = {}
-        for t, event in self.timely:
-            if event.type == "ticket":
-                key = (t, RANK[event.action])
-                latest[event.ticket_id] = max(latest.get(event.ticket_id, key), key)
-        stale = wm - self.rules.stale_s
-        return sum(1 for t, rank in latest.values() if rank != RANK["closed"] and t >= stale)
-
     def features(self) -> Vector:
         assert self.wm is not None
-        wm = self.wm
+        wm, base = self.wm, self.rules.base_currency
         sums = {}
         for name, window in WINDOWS.items():
             acc = [0] * N_METRICS
             for t, event in self.timely:
                 if window.contains(t, watermark=wm):
-                    for code, amount in metrics_of(event):
+                    for code, amount in metrics_of(event, base):
                         acc[code] += amount
             sums[name] = acc
         total = [0] * N_METRICS
         for _, event in self.applied:
-            for code, amount in metrics_of(event):
+            for code, amount in metrics_of(event, base):
                 total[code] += amount
         sums["all"] = total
         out = windowed(sums)
@@ -167,7 +201,9 @@ class Walk:
                 "late_events": len(self.applied) - len(self.timely),
                 "first_seen": iso(min(t for t, _ in self.applied)),
                 "last_seen": iso(wm),
-                "open_tickets": self._open_tickets(wm),
+                "open_tickets": sum(
+                    1 for t, rank in self.tickets.values() if rank != RANK["closed"] and t >= stale
+                ),
                 "unreplied_inbound": sum(
                     1 for _, pending in self.convs.values() for i in pending if i >= stale
                 ),
@@ -184,5 +220,6 @@ class Walk:
                 "cart_abandonment_rate": ratio(self.abandoned, self.abandoned + self.converted),
             }
         )
+        out.update(untracked(total[ORDERS_OTHER], self.untracked_messages, self.untracked_tickets))
         out.update(dict.fromkeys(MODEL_OUTPUTS))
         return out

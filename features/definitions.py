@@ -4,8 +4,12 @@ Windowed counters (over 1 h, 24 h, 7 d, 30 d and all time, see ``features.window
 
 - ``messages_{channel}_{direction}_{w}``: messages by channel and direction, plus
   ``messages_inbound_{w}`` and ``messages_outbound_{w}`` (all channels);
-- ``orders_{w}``, ``order_amount_{w}`` (sum, in the order currency, summed in whole
-  cents: ``round(amount * 100)`` per order) and ``order_mean_{w}``;
+- ``orders_{w}`` (every order, whatever its currency), ``order_amount_{w}`` (sum of
+  the orders in the base currency ``Rules.base_currency``, in whole cents:
+  ``round(amount * 100)`` per order) and ``order_mean_{w}`` (over those orders only).
+  Amounts are never converted: an order in any other code (known or not) counts in
+  ``orders_{w}`` and ``orders_other_currency``, never in an amount, a mean or the RFM
+  monetary score;
 - ``page_views_{w}``; ``ratings_{w}`` and ``rating_mean_{w}`` (satisfaction, 1-5).
 
 Per-customer state features, all in event time relative to the watermark ``W``:
@@ -26,6 +30,14 @@ Per-customer state features, all in event time relative to the watermark ``W``:
   allowed lateness. Decided carts are forgotten (a reused id starts a new cart);
 - ``days_since_last_order`` (``W`` minus the latest order time) and the RFM score;
 - ``sentiment_trend`` and ``churn_risk``: the model-output slot, filled by the models.
+
+Caps (a hot customer's state stays bounded): at most ``Rules.max_conversations``
+conversations, ``Rules.max_pending`` pending inbound messages (all conversations) and
+``Rules.max_tickets`` tickets are held at once, first come first held (an entry leaves
+when pruned: settled or older than 30 days). A message that would need one more
+(a new conversation, or one more pending message) is not tracked: it counts in the
+windows but not in ``unreplied_inbound`` nor in response times, and counts in
+``messages_untracked``; a ticket event likewise in ``ticket_events_untracked``.
 
 Late events: an event earlier than ``W - L`` (``L`` = ``Rules.lateness_s``) when it
 arrives is *late*: it counts in the all-time aggregates (``*_all``, ``events``,
@@ -54,15 +66,18 @@ ORDER_CENTS: Final = 9
 PAGE_VIEWS: Final = 10
 RATINGS: Final = 11
 RATING_SUM: Final = 12
-N_METRICS: Final = 13
+ORDERS_OTHER: Final = 13
+N_METRICS: Final = 14
 # all-time only counters follow the metrics in the totals vector
-EVENTS: Final = 13
-LATE: Final = 14
-RESPONSES: Final = 15
-RESPONSE_S: Final = 16
-CARTS_ABANDONED: Final = 17
-CARTS_CONVERTED: Final = 18
-N_TOTALS: Final = 19
+EVENTS: Final = 14
+LATE: Final = 15
+RESPONSES: Final = 16
+RESPONSE_S: Final = 17
+CARTS_ABANDONED: Final = 18
+CARTS_CONVERTED: Final = 19
+MESSAGES_UNTRACKED: Final = 20
+TICKETS_UNTRACKED: Final = 21
+N_TOTALS: Final = 22
 
 Kind = Literal["message", "ticket", "cart", "order", "other"]
 TICKET_RANK: Final = {"opened": 0, "updated": 1, "closed": 2}
@@ -77,7 +92,7 @@ RECENCY_DAYS: Final = (7, 30, 90, 180)
 FREQUENCY_ORDERS: Final = (2, 3, 5, 10)
 """RFM frequency: orders (all time) of at least 2, 3, 5, 10 give 2, 3, 4, 5; one gives 1."""
 MONETARY_CENTS: Final = (5_000, 20_000, 50_000, 100_000)
-"""RFM monetary: an all-time order amount of at least 50, 200, 500, 1000 gives 2..5."""
+"""RFM monetary: an all-time base-currency amount of at least 50, 200, 500, 1000: 2..5."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +102,10 @@ class Rules:
     lateness_s: int = 3_600
     cart_abandon_s: int = 3_600
     stale_s: int = LONGEST_S
+    base_currency: str = "USD"
+    max_conversations: int = 32
+    max_pending: int = 32
+    max_tickets: int = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +115,13 @@ class Fact:
     >>> from schemas.events import parse_event
     >>> fact = digest(parse_event(b'{"type": "order", "event_id": "e", "customer_id": "c",'
     ...     b' "occurred_at": "1970-01-01T00:01:00Z", "source": "s", "amount": 12.345,'
-    ...     b' "currency": "EUR", "order_id": "o1"}'))
+    ...     b' "currency": "USD", "order_id": "o1"}'))
     >>> fact.kind, fact.t, fact.metrics
     ('order', 60, ((8, 1), (9, 1234)))
+    >>> digest(parse_event(b'{"type": "order", "event_id": "e", "customer_id": "c",'
+    ...     b' "occurred_at": "1970-01-01T00:01:00Z", "source": "s", "amount": 12.345,'
+    ...     b' "currency": "EUR", "order_id": "o1"}'), base_currency="USD").metrics
+    ((8, 1), (13, 1))
     """
 
     kind: Kind
@@ -122,7 +145,14 @@ def message_metric(channel: str, direction: str) -> int:
     return CHANNELS.index(channel) * 2 + DIRECTIONS.index(direction)
 
 
-def digest(event: Event) -> Fact:
+def order_metrics(amount: float, currency: str, base_currency: str) -> tuple[tuple[int, int], ...]:
+    """An order counts in ``orders``; its amount only in the base currency."""
+    if currency == base_currency:
+        return ((ORDERS, 1), (ORDER_CENTS, cents(amount)))
+    return ((ORDERS, 1), (ORDERS_OTHER, 1))
+
+
+def digest(event: Event, base_currency: str = "USD") -> Fact:
     """The fact of one event (erasure requests are handled before, by the engine)."""
     t = seconds(event.occurred_at)
     match event:
@@ -140,7 +170,7 @@ def digest(event: Event) -> Fact:
         case CartChange():
             return Fact("cart", t, (), entity_hash(event.cart_id))
         case Order():
-            return Fact("order", t, ((ORDERS, 1), (ORDER_CENTS, cents(event.amount))))
+            return Fact("order", t, order_metrics(event.amount, event.currency, base_currency))
     return Fact("other", t, _other_metrics(event))
 
 
@@ -195,6 +225,9 @@ SCALAR_NAMES: Final = (
     "carts_abandoned",
     "carts_converted",
     "cart_abandonment_rate",
+    "orders_other_currency",
+    "messages_untracked",
+    "ticket_events_untracked",
     *MODEL_OUTPUTS,
 )
 FEATURE_NAMES: Final = (*windowed_names(), *SCALAR_NAMES)

@@ -36,8 +36,17 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from features import metrics
 from features.apply import apply
-from features.definitions import MODEL_OUTPUTS, Rules, digest
+from features.definitions import (
+    MESSAGES_UNTRACKED,
+    MODEL_OUTPUTS,
+    ORDERS_OTHER,
+    TICKETS_UNTRACKED,
+    Fact,
+    Rules,
+    digest,
+)
 from features.recent import RecentIds
 from features.state import CustomerState
 from features.windows import seconds
@@ -136,7 +145,7 @@ class FeatureEngine:
             return Outcome("duplicate", cid)
         if event.type == "erasure":
             return self._erase(cid, seconds(event.occurred_at), partition, offset)
-        fact = digest(event)
+        fact = digest(event, self.rules.base_currency)
         state = self.state(cid)
         if state is None:
             marker = self.marker(cid)
@@ -149,7 +158,9 @@ class FeatureEngine:
             return Outcome("replayed", cid)
         if state.erased_at is not None and fact.t <= state.erased_at:
             return Outcome("erased", cid)
+        untracked = state.totals[MESSAGES_UNTRACKED] + state.totals[TICKETS_UNTRACKED]
         timely = apply(state, fact, self.rules)
+        _count(state, fact, untracked)
         state.partition, state.offset = partition, offset
         size = self._write(cid, state)
         return Outcome("applied" if timely else "late", cid, size)
@@ -206,3 +217,11 @@ class FeatureEngine:
             for old in list(cache)[: self.cache_max // 10 or 1]:
                 del cache[old]
         cache[cid] = state
+
+
+def _count(state: CustomerState, fact: Fact, untracked_before: int) -> None:
+    """The metrics of what the currency rule and the caps left out of the features."""
+    if fact.kind == "order" and fact.metrics[-1][0] == ORDERS_OTHER:
+        metrics.ORDERS_OTHER_CURRENCY.inc()
+    elif state.totals[MESSAGES_UNTRACKED] + state.totals[TICKETS_UNTRACKED] > untracked_before:
+        metrics.UNTRACKED_BY_KIND[fact.kind].inc()

@@ -44,3 +44,15 @@ OFFSET_GAPS = Counter(
     "rapport_features_offset_gaps_total",
     "Jumps in the offsets of an events partition seen by the feature agent",
 )
+ORDERS_OTHER_CURRENCY = Counter(
+    "rapport_features_orders_other_currency_total",
+    "Orders in a currency other than RAPPORT_FEATURES_BASE_CURRENCY: counted in the order "
+    "counts, not in the amounts nor the RFM monetary score",
+)
+UNTRACKED = Counter(
+    "rapport_features_untracked_total",
+    "Messages and ticket events not tracked because the customer held the most "
+    "conversations, pending messages or tickets the state keeps (counted in windows only)",
+    ["kind"],
+)
+UNTRACKED_BY_KIND = {kind: UNTRACKED.labels(kind) for kind in ("message", "ticket")}

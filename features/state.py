@@ -9,6 +9,8 @@ tiers, tickets, conversations, carts, models]``
 
 - ``partition``/``offset``: the last applied record of the ``events`` topic, the
   idempotence key (a customer's events all live in one partition, in order);
+- bounded: tickets, conversations and pending messages are capped
+  (``Rules.max_*``, see ``features.definitions``), so a hot customer's value too;
 - ``totals``: the all-time counters (``features.definitions``), trailing zeros cut;
 - ``tiers``: per tier, ``{bucket: {metric: value}}`` (bucket = ``t // width``);
 - ``tickets``: flat ``[hash, age, rank, ...]``; ``carts``: flat ``[hash, age of
@@ -21,7 +23,7 @@ tiers, tickets, conversations, carts, models]``
 >>> s.tiers[0][3] = {0: 2}
 >>> raw = s.to_bytes()
 >>> raw
-b'[1,3,41,1000,0,null,null,[2],[{"3":{"0":2}},{},{}],[],[],[],{}]'
+b'[2,3,41,1000,0,null,null,[2],[{"3":{"0":2}},{},{}],[],[],[],{}]'
 >>> back = CustomerState.from_bytes(raw)
 >>> back.to_bytes() == raw, back.tiers[0]
 (True, {3: {0: 2}})
@@ -33,10 +35,11 @@ from typing import Any, Final
 
 import orjson
 
-from features.definitions import N_TOTALS
+from features.definitions import N_TOTALS, ORDERS_OTHER
 from features.windows import TIERS
 
-VERSION: Final = 1
+VERSION: Final = 2
+"""2: metric 13 (orders in another currency) inserted in the totals; 1 is read too."""
 END: Final = -1
 
 
@@ -89,6 +92,12 @@ class CustomerState:
         totals = self.totals[:]
         while totals and totals[-1] == 0:
             totals.pop()
+        tickets: list[int] = []
+        for h, (t, rank) in self.tickets.items():
+            tickets += (h, wm - t, rank)
+        carts: list[int] = []
+        for h, (first, last) in self.carts.items():
+            carts += (h, wm - first, wm - last)
         return orjson.dumps(
             [
                 VERSION,
@@ -100,12 +109,12 @@ class CustomerState:
                 None if self.last_order is None else wm - self.last_order,
                 totals,
                 self.tiers,
-                [x for h, (t, rank) in self.tickets.items() for x in (h, wm - t, rank)],
+                tickets,
                 [
                     [h, END if out is None else wm - out, [wm - i for i in pending]]
                     for h, (out, pending) in self.convs.items()
                 ],
-                [x for h, (first, last) in self.carts.items() for x in (h, wm - first, wm - last)],
+                carts,
                 self.models,
             ],
             option=orjson.OPT_NON_STR_KEYS,
@@ -115,7 +124,7 @@ class CustomerState:
     def from_bytes(cls, raw: bytes) -> CustomerState:
         try:
             data = orjson.loads(raw)
-            if not isinstance(data, list) or data[0] != VERSION:
+            if not isinstance(data, list) or data[0] not in (1, VERSION):
                 raise StateError(f"not a version {VERSION} feature state: {raw[:40]!r}")
             return cls._from_list(data)
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
@@ -143,6 +152,8 @@ class CustomerState:
         ) = data
         s.wm, s.first = wm, wm - first_age
         s.last_order = None if order_age is None else wm - order_age
+        if data[0] == 1 and len(totals) > ORDERS_OTHER:
+            totals = [*totals[:ORDERS_OTHER], 0, *totals[ORDERS_OTHER:]]
         s.totals[: len(totals)] = totals
         s.tiers = [
             {int(b): {int(m): v for m, v in values.items()} for b, values in tier.items()}

@@ -24,15 +24,18 @@ from features.definitions import (
     DIRECTIONS,
     EVENTS,
     LATE,
+    MESSAGES_UNTRACKED,
     MODEL_OUTPUTS,
     N_METRICS,
     ORDER_CENTS,
     ORDERS,
+    ORDERS_OTHER,
     PAGE_VIEWS,
     RATING_SUM,
     RATINGS,
     RESPONSE_S,
     RESPONSES,
+    TICKETS_UNTRACKED,
     Rules,
     Vector,
     rfm,
@@ -75,11 +78,20 @@ def windowed(sums: dict[str, list[int]]) -> Vector:
         out[f"messages_outbound_{name}"] = sum(m[c * 2 + 1] for c in range(len(CHANNELS)))
         out[f"orders_{name}"] = m[ORDERS]
         out[f"order_amount_{name}"] = m[ORDER_CENTS] / 100
-        out[f"order_mean_{name}"] = ratio(m[ORDER_CENTS], m[ORDERS], 100)
+        out[f"order_mean_{name}"] = ratio(m[ORDER_CENTS], m[ORDERS] - m[ORDERS_OTHER], 100)
         out[f"page_views_{name}"] = m[PAGE_VIEWS]
         out[f"ratings_{name}"] = m[RATINGS]
         out[f"rating_mean_{name}"] = ratio(m[RATING_SUM], m[RATINGS])
     return out
+
+
+def untracked(orders_other: int, messages: int, tickets: int) -> Vector:
+    """The counters of what the currency rule and the caps left out."""
+    return {
+        "orders_other_currency": orders_other,
+        "messages_untracked": messages,
+        "ticket_events_untracked": tickets,
+    }
 
 
 def order_features(wm: int, last_order: int | None, orders: int, cents: int) -> Vector:
@@ -124,6 +136,9 @@ def vector(state: CustomerState, rules: Rules) -> Vector:
             "carts_converted": converted,
             "cart_abandonment_rate": ratio(abandoned, abandoned + converted),
         }
+    )
+    out.update(
+        untracked(totals[ORDERS_OTHER], totals[MESSAGES_UNTRACKED], totals[TICKETS_UNTRACKED])
     )
     for name in MODEL_OUTPUTS:
         out[name] = state.models.get(name)

@@ -56,6 +56,7 @@ def truth(pairs: Sequence[tuple[bytes, bytes]], settings: Settings) -> dict[str,
     rules = Rules(
         lateness_s=settings.features_allowed_lateness_s,
         cart_abandon_s=settings.features_cart_abandon_s,
+        base_currency=settings.features_base_currency,
     )
     return recompute(events_of(pairs), rules)
 

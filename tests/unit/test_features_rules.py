@@ -3,15 +3,20 @@ both give the value the definition says."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
+from pydantic import ValidationError
 
+from agents.features import rules_of
 from features.batch import recompute
 from features.definitions import Rules, Vector
 from features.engine import FeatureEngine
 from features.vector import vector
 from schemas.events import Event
+from streams.settings import Settings
 from tests.unit.features_support import at, diff, make_event
 
 RULES = Rules(lateness_s=3_600, cart_abandon_s=3_600)
@@ -70,9 +75,9 @@ def test_window_edges_are_bucket_aligned() -> None:
 
 def test_late_events_count_in_all_time_only() -> None:
     events = [
-        event(1, "order", 10_000, order_id="o1", amount=10.0, currency="EUR"),
-        event(2, "order", 10_000 - 3_600, order_id="o2", amount=5.0, currency="EUR"),
-        event(3, "order", 10_000 - 3_601, order_id="o3", amount=2.5, currency="EUR"),
+        event(1, "order", 10_000, order_id="o1", amount=10.0, currency="USD"),
+        event(2, "order", 10_000 - 3_600, order_id="o2", amount=5.0, currency="USD"),
+        event(3, "order", 10_000 - 3_601, order_id="o3", amount=2.5, currency="USD"),
     ]
     v = both(events)
     assert v is not None
@@ -113,7 +118,7 @@ def test_carts_convert_on_an_order_and_are_abandoned_after_the_stated_time() -> 
     hour = 3_600
     events = [
         event(1, "cart", 0, cart_id="a", action="add", product_id="p"),
-        event(2, "order", 600, order_id="o", amount=20.0, currency="EUR"),
+        event(2, "order", 600, order_id="o", amount=20.0, currency="USD"),
         event(3, "cart", 1_000, cart_id="b", action="add", product_id="p"),
         event(4, "page_view", 1_000 + 2 * hour, url="/"),  # b may still convert
         event(5, "cart", 1_000 + 2 * hour, cart_id="c", action="add", product_id="p"),
@@ -128,7 +133,7 @@ def test_carts_convert_on_an_order_and_are_abandoned_after_the_stated_time() -> 
 def test_order_recency_and_rfm() -> None:
     day = 86_400
     events = [
-        event(k, "order", k * day, order_id=f"o{k}", amount=120.0, currency="EUR")
+        event(k, "order", k * day, order_id=f"o{k}", amount=120.0, currency="USD")
         for k in range(1, 6)
     ]
     events.append(event(9, "page_view", 15 * day, url="/"))
@@ -160,3 +165,109 @@ def test_model_outputs_fill_the_slot() -> None:
     assert (v["churn_risk"], v["sentiment_trend"]) == (0.3, -0.5)
     with pytest.raises(ValueError, match="not a model output"):
         engine.set_model_outputs("c", {"ltv": 1.0})
+
+
+def order(n: int, seconds: float, amount: float, currency: str) -> Event:
+    return event(n, "order", seconds, order_id=f"o{n}", amount=amount, currency=currency)
+
+
+def other_currency_total() -> float:
+    return REGISTRY.get_sample_value("rapport_features_orders_other_currency_total") or 0.0
+
+
+def test_only_base_currency_orders_count_in_amounts_and_rfm() -> None:
+    events = [
+        order(1, 100, 10.0, "USD"),
+        order(2, 200, 2_000.0, "EUR"),
+        order(3, 300, 900.0, "XYZ"),  # well-formed, but no currency: never converted
+        order(4, 400, 5.5, "USD"),
+    ]
+    before = other_currency_total()
+    v = both(events)
+    assert v is not None
+    assert other_currency_total() - before == 2
+    assert (v["orders_1h"], v["orders_all"], v["orders_other_currency"]) == (4, 4, 2)
+    assert (v["order_amount_1h"], v["order_amount_all"]) == (15.5, 15.5)
+    assert (v["order_mean_1h"], v["order_mean_all"]) == (7.75, 7.75)
+    # frequency counts every order (4: score 3); monetary only the 15.50 USD (score 1)
+    assert (v["rfm_frequency"], v["rfm_monetary"], v["rfm_score"]) == (3, 1, 531)
+
+    euro = both(events, Rules(base_currency="EUR"))
+    assert euro is not None
+    assert (euro["orders_all"], euro["orders_other_currency"]) == (4, 3)
+    assert (euro["order_amount_all"], euro["order_mean_all"], euro["rfm_monetary"]) == (
+        2_000.0,
+        2_000.0,
+        5,
+    )
+
+
+def test_orders_only_in_other_currencies_have_no_amount_nor_mean() -> None:
+    v = both([order(1, 100, 50.0, "EUR"), order(2, 30, 70.0, "GBP")])  # out of order, not late
+    assert v is not None
+    assert (v["orders_all"], v["orders_24h"], v["orders_other_currency"]) == (2, 2, 2)
+    assert (v["order_amount_all"], v["order_mean_all"], v["order_mean_24h"]) == (0.0, None, None)
+    assert (v["rfm_frequency"], v["rfm_monetary"]) == (2, 1)
+
+
+def test_the_base_currency_is_a_checked_setting() -> None:
+    assert rules_of(Settings(features_base_currency="EUR")).base_currency == "EUR"
+    assert rules_of(Settings()).base_currency == "USD"
+    with pytest.raises(ValidationError, match="features_base_currency"):
+        Settings(features_base_currency="eur")
+    with pytest.raises(ValidationError, match="currency"):
+        make_event(
+            {
+                "type": "order",
+                "event_id": "x",
+                "customer_id": "c",
+                "source": "t",
+                "occurred_at": at(0),
+                "order_id": "o",
+                "amount": 1.0,
+                "currency": "usd",
+            }
+        )
+
+
+MIDNIGHT = datetime(2024, 3, 10, tzinfo=UTC)  # a day-bucket edge (buckets are UTC-aligned)
+DAY = 86_400
+EDGES = [-6 * DAY - 1, -6 * DAY, -23 * 3_600 - 1, -23 * 3_600, -3_301, -3_300, -1, 0, 30]
+"""Seconds around UTC midnight: each pair straddles the first bucket of a window ending
+at the watermark ``MIDNIGHT + 30 s`` (7 d: day buckets, 24 h: hours, 1 h: 5 minutes)."""
+
+
+def zoned(offset_h: int) -> list[Event]:
+    zone = timezone(timedelta(hours=offset_h))
+    out = []
+    for n, s in enumerate(EDGES):
+        when = (MIDNIGHT + timedelta(seconds=s)).astimezone(zone).isoformat()
+        kind: tuple[str, dict[str, Any]] = ("page_view", {"url": "/"})
+        if n % 3 == 1:
+            kind = ("order", {"order_id": f"o{n}", "amount": 10.0 + n, "currency": "USD"})
+        elif n % 3 == 2:
+            message = {"direction": "inbound", "channel": "email", "text": "hi"}
+            kind = ("message", {**message, "conversation_id": f"k{n}"})
+        fields = {"type": kind[0], "event_id": f"e{n}", "customer_id": "c", "source": "t"}
+        out.append(make_event({**fields, "occurred_at": when, **kind[1]}))
+    return out
+
+
+def test_the_same_instants_in_any_time_zone_give_identical_features() -> None:
+    utc, east, west = zoned(0), zoned(14), zoned(-12)
+    assert str(east[-2].occurred_at) == "2024-03-10 14:00:00+14:00"
+    assert str(west[-3].occurred_at) == "2024-03-09 11:59:59-12:00"
+    rules = Rules(lateness_s=30 * DAY)
+    v = both(utc, rules)
+    assert v is not None
+    assert both(east, rules) == v and both(west, rules) == v
+    windows = ("1h", "24h", "7d", "30d", "all")
+    # n % 3 == 0 page views at EDGES[0, 3, 6]; orders [1, 4, 7]; messages [2, 5, 8]
+    assert [v[f"page_views_{w}"] for w in windows] == [1, 2, 2, 3, 3]
+    assert [v[f"orders_{w}"] for w in windows] == [1, 2, 3, 3, 3]
+    assert [v[f"messages_inbound_{w}"] for w in windows] == [2, 2, 3, 3, 3]
+    assert (v["first_seen"], v["last_seen"]) == (
+        "2024-03-03T23:59:59+00:00",
+        "2024-03-10T00:00:30+00:00",
+    )
+    assert v["order_amount_24h"] == 14.0 + 17.0 and v["unreplied_inbound"] == 3

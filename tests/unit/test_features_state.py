@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+import orjson
 import pytest
 
 from features.definitions import Rules
@@ -40,8 +41,20 @@ def test_state_stays_small() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [b"", b"not json", b"[2,0,0]", b'{"a": 1}', b"[1,0,0,0]", b"[1,0,0,0,0,null,null,[],[]]"]
+    "raw", [b"", b"not json", b"[3,0,0]", b'{"a": 1}', b"[1,0,0,0]", b"[2,0,0,0,0,null,null,[],[]]"]
 )
 def test_refuses_what_is_not_a_state(raw: bytes) -> None:
     with pytest.raises(StateError):
         CustomerState.from_bytes(raw)
+
+
+def test_a_version_1_state_is_read_with_its_totals_in_place() -> None:
+    """Version 1 had no other-currency metric (13): its all-time counters move up one."""
+    totals = [0] * 8 + [1, 1999, 0, 0, 0] + [3, 1, 1, 60]  # orders, cents | events..s
+    raw = orjson.dumps([1, 2, 7, 1_000, 500, None, 0, totals, [{}, {}, {}], [], [], [], {}])
+    state = CustomerState.from_bytes(raw)
+    v = vector(state, Rules())
+    assert (v["orders_all"], v["order_amount_all"], v["orders_other_currency"]) == (1, 19.99, 0)
+    assert (v["events"], v["late_events"], v["first_responses"]) == (3, 1, 1)
+    assert (v["first_response_s_mean"], state.offset) == (60.0, 7)
+    assert CustomerState.from_bytes(state.to_bytes()).to_bytes() == state.to_bytes()
