@@ -8,8 +8,8 @@ event is current (Faust table writes must happen then). Per event, in order:
    churn hold, recent texts, subscription and publication state go; nothing else;
 2. the partition's event-time watermark advances and churn holds past their
    horizon close as retained (``agents.scoring_tabular``);
-3. the event's own models: inbound messages, labels and ratings
-   (``agents.scoring_text``), subscriptions (outcomes close churn holds);
+3. the event's own models: inbound messages, labels, ratings and reviewers' draft
+   feedback (``agents.scoring_text``), subscriptions (outcomes close churn holds);
 4. churn, segment and anomaly on every event that changes features, and reco on
    product interactions (``agents.scoring_tabular``);
 5. the model-output slot: ``sentiment_trend`` after a scored inbound message,
@@ -45,7 +45,7 @@ from agents.scoring_turn import FeatureSource, Turn
 from features.definitions import Rules, Vector
 from features.engine import FeatureEngine
 from features.vector import vector
-from schemas.events import AgentLabel, Event, Message, Rating, Subscription
+from schemas.events import AgentLabel, DraftFeedback, Event, Message, Rating, Subscription
 from schemas.published import Insight
 
 log = logging.getLogger(__name__)
@@ -122,5 +122,7 @@ class Scorer:
             text.label(turn, event)
         elif isinstance(event, Rating):
             text.rating(turn, event)
+        elif isinstance(event, DraftFeedback):
+            text.feedback(turn, event)
         elif isinstance(event, Subscription):
             tabular.subscription(turn, event)

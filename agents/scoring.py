@@ -11,6 +11,10 @@ land in one partition, so a set sees whole histories and moves with its partitio
 A set is restored lazily from its checkpoint when its partition's first event
 arrives after a start or a rebalance (:mod:`agents.scoring_checkpoints`).
 
+**Metrics**: every ``models_metrics_interval_s`` the scoring tick publishes each set's
+prequential figures, overall and by segment, as ``metrics_{model}`` insights
+(:mod:`agents.scoring_report`), for the models with new labelled examples.
+
 **Lifecycle**: every ``models_checkpoint_interval_s`` the sets that learnt are
 checkpointed (HMAC-signed, ``RAPPORT_MODELS_CHECKPOINT_KEY``) to Redis
 (:mod:`sinks.redis_models`); revoked partitions are checkpointed and dropped before
@@ -28,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from mode import BaseSignalT
@@ -36,6 +41,7 @@ from agents import scoring_metrics as sm
 from agents.features import FeatureAgent
 from agents.scorer import EngineFeatures, Scorer
 from agents.scoring_checkpoints import Checkpoints
+from agents.scoring_report import MetricsReporter
 from agents.scoring_state import ModelConfig, PartitionModels
 from features.engine import Status
 from schemas.events import Event
@@ -78,13 +84,16 @@ class ScoringAgent:
         self.checkpoints = Checkpoints(self.store, key, self.scorer.fresh)
         self.interval = settings.models_checkpoint_interval_s
         self.last_save = time.monotonic()
+        self.reporter = MetricsReporter(settings.models_metrics_interval_s, started=self.last_save)
         self.lock = asyncio.Lock()
         self._out = metrics.EVENTS_OUT.labels(AGENT, "insights")
+        self._in = metrics.EVENTS_IN.labels(AGENT)
 
     async def on_event(self, event: Event, partition: int, offset: int, status: Status) -> None:
         """Score one event the feature agent applied (its ``on_applied`` hook)."""
         if status not in SCORED:
             return
+        self._in.inc()
         try:
             if partition not in self.scorer.sets:
                 self.scorer.sets[partition] = await self.checkpoints.restore(partition)
@@ -92,6 +101,8 @@ class ScoringAgent:
             insights = self.scorer.score(event, partition, offset)
             for insight in insights:
                 await self._send(insight)
+            if insights:
+                metrics.INSIGHT_STAGE.observe(metrics.since(event.occurred_at))
             sm.SCORE_SECONDS.observe(time.perf_counter() - started)
         except Exception:
             sm.ERRORS.inc()
@@ -109,9 +120,14 @@ class ScoringAgent:
 
     # --- checkpoints and metrics
     async def tick(self) -> None:
-        """Refresh the metrics; checkpoint every set once the interval has passed."""
-        for models in list(self.scorer.sets.values()):
+        """Refresh the metrics, publish due metrics insights; checkpoint every set once
+        the interval has passed."""
+        sets = list(self.scorer.sets.values())
+        for models in sets:
             export(models)
+        for found in self.reporter.due(time.monotonic(), sets, datetime.now(UTC)):
+            await self._send(found)
+            sm.METRICS_INSIGHTS.labels(found.model.removeprefix("metrics_")).inc()
         if time.monotonic() - self.last_save >= self.interval:
             await self.save(set(self.scorer.sets))
             self.last_save = time.monotonic()
@@ -129,6 +145,7 @@ class ScoringAgent:
 
     async def revoked(self, partitions: set[int]) -> None:
         await self.save(partitions, drop=True)
+        self.reporter.forget(partitions)
         for partition in partitions:
             sm.forget_partition(partition)
         log.info("scoring: partitions %s checkpointed and released", sorted(partitions))

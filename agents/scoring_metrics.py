@@ -24,8 +24,24 @@ LABELS = Counter(
     "rapport_scoring_labels_total",
     "Labels seen by the scoring agent, per model and outcome: learnt, refused (by the "
     "model's rule), unmatched (the labelled message is not among the customer's recent "
-    "texts), replayed (already learnt before a restart)",
+    "texts; a churn outcome with no open prediction), replayed (already learnt before a "
+    "restart)",
     ["model", "outcome"],
+)
+FEEDBACK = Counter(
+    "rapport_scoring_feedback_total",
+    "Reviewers' draft_feedback seen by the scoring agent, per verdict and outcome: learnt "
+    "(the draft's detected intent confirmed as an intent label), refused (by the model's "
+    "rule), unmatched (the drafted message is not among the customer's recent texts), "
+    "no_label (edited or rejected, or an intent the detector could not name), replayed",
+    ["verdict", "outcome"],
+)
+BAD_INPUT = Counter(
+    "rapport_scoring_bad_input_total",
+    "Inputs a model skipped or read as empty, per model and reason: duplicate_outcome (a "
+    "subscription outcome repeating the customer's last one), missing_features (no "
+    "feature vector for the customer), empty_text (an inbound message without words)",
+    ["model", "reason"],
 )
 DRIFTS = Counter(
     "rapport_scoring_drifts_total", "ADWIN drifts detected on a model's error stream", ["model"]
@@ -66,6 +82,11 @@ PREQUENTIAL_N = Gauge(
     "rapport_model_prequential_examples",
     "Labelled examples a model was evaluated on, per partition",
     ["model", "partition"],
+)
+METRICS_INSIGHTS = Counter(
+    "rapport_scoring_metrics_insights_total",
+    "Periodic metrics_{model} insights (prequential figures of a partition's model)",
+    ["model"],
 )
 PENDING_CHURN = Gauge(
     "rapport_scoring_churn_pending", "Churn predictions waiting for their label", ["partition"]

@@ -15,6 +15,8 @@ evicted) and dropped by :meth:`PartitionModels.forget` (erasure):
 - ``texts``: the last ``recent_texts`` inbound messages ``(event_id, channel, text)``,
   so a later ``label`` event can be learnt from;
 - ``subscriptions``: the latest subscription attributes (the churn inputs);
+- ``outcomes``: the customer's last subscription outcome (``cancelled`` or
+  ``retained``) until another subscription action, so a repeated outcome is refused;
 - ``last``: per model, the last published value and the events since (the
   publication rule of :mod:`agents.scoring_publish`).
 
@@ -122,7 +124,13 @@ class PartitionModels(OnlineModel):
         self.join = DelayedLabelJoin(horizon, max_pending=config.max_customers)
         self.texts: Recent[deque[tuple[str, str, str]]] = Recent(config.max_customers)
         self.subscriptions: Recent[dict[str, Any]] = Recent(config.max_customers)
+        self.outcomes: Recent[str] = Recent(config.max_customers)
         self.last: Recent[dict[str, list[Any]]] = Recent(config.max_customers)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "outcomes" not in state:  # a checkpoint written before outcomes were kept
+            self.outcomes = Recent(self.config.max_customers)
 
     # --- the OnlineModel protocol (the set itself predicts nothing)
     def predict_one(self, x: Features) -> Prediction:
@@ -175,6 +183,6 @@ class PartitionModels(OnlineModel):
         """Erasure: every model's per-customer part, the pending churn hold and caches."""
         removed = sum(model.forget(customer_id) for model in self.models.values())
         removed += self.join.forget(customer_id)
-        for cache in (self.texts, self.subscriptions, self.last):
+        for cache in (self.texts, self.subscriptions, self.outcomes, self.last):
             removed += cache.pop(customer_id)
         return removed

@@ -11,7 +11,11 @@ vector read once:
   deadline (so an outcome at the deadline, slightly out of order, still counts).
   Each closed hold is a prequential example (predict on the held inputs, monitor,
   learn) segmented by plan (``Contract``). ``churn_risk`` in the feature slot is the
-  last published risk;
+  last published risk. Bad input, counted and skipped: an outcome repeating the
+  customer's last one with no other subscription action between (``cancelled`` twice:
+  ``rapport_scoring_bad_input_total{reason="duplicate_outcome"}``, nothing learnt); an
+  outcome with no open hold is counted ``unmatched`` (``rapport_scoring_labels_total``);
+  a customer without a feature vector is not scored (``missing_features``);
 - **segment** and **anomaly**: predict then learn on ``BEHAVIOUR`` (no label); the
   anomaly insight carries ``explanation["alert"]`` (score at or above the running
   ``anomaly_quantile`` of the partition's scores) and ``threshold``;
@@ -37,6 +41,8 @@ BEHAVIOUR_EVENTS: Final = frozenset(
     {"message", "ticket", "page_view", "cart", "order", "rating", "subscription"}
 )
 RECO_KINDS: Final = {"order": "order", "cart": "cart", "page_view": "view"}
+BEHAVIOUR_MODELS: Final = ("churn", "segment", "anomaly")
+OUTCOMES: Final = frozenset({"cancelled", "retained"})
 
 
 def subscription(turn: Turn, event: Subscription) -> None:
@@ -46,11 +52,19 @@ def subscription(turn: Turn, event: Subscription) -> None:
     models, cid = turn.models, event.customer_id
     merged = {**(models.subscriptions.get(cid) or {}), **subscription_fields(event)}
     models.subscriptions.put(cid, merged)
-    if event.action in ("cancelled", "retained"):
-        cancelled = event.action == "cancelled"
-        closed = models.join.outcome(cid, cancelled=cancelled, at=event.occurred_at)
-        if closed is not None:
-            learn_churn(turn, closed)
+    if event.action not in OUTCOMES:
+        models.outcomes.pop(cid)
+        return
+    if models.outcomes.get(cid) == event.action:
+        sm.BAD_INPUT.labels("churn", "duplicate_outcome").inc()
+        return
+    models.outcomes.put(cid, event.action)
+    cancelled = event.action == "cancelled"
+    closed = models.join.outcome(cid, cancelled=cancelled, at=event.occurred_at)
+    if closed is None:
+        sm.LABELS.labels("churn", "unmatched").inc()
+    else:
+        learn_churn(turn, closed)
 
 
 def learn_churn(turn: Turn, closed: Labelled) -> None:
@@ -69,6 +83,8 @@ def behaviour_models(turn: Turn, rule: PublishRule) -> None:
     """Churn, segment and anomaly on the customer's fresh vector (module docstring)."""
     vector = turn.vector()
     if vector is None:
+        for name in BEHAVIOUR_MODELS:
+            sm.BAD_INPUT.labels(name, "missing_features").inc()
         return
     x = behaviour(vector)
     models, cid = turn.models, turn.event.customer_id

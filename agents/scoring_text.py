@@ -9,7 +9,22 @@
   counted as unmatched;
 - ``rating`` with a comment: the comment is a weakly labelled sentiment example
   (``scoring_inputs.rating_label``), predict-then-learn, monitored as segment
-  ``rating``; no insight is published for it.
+  ``rating``; no insight is published for it;
+- ``draft_feedback`` (a reviewer's verdict on a reply draft, whose id is
+  ``draft-{message event id}``): ``accepted`` confirms the intent the draft was written
+  for, ``agents.llm.intent.detect`` of the message (the reply-request agent's own
+  detector, so the same label), as an intent label on that message: learnt like a
+  ``label`` event, monitored as segment ``feedback``. ``edited`` and ``rejected`` give
+  no label (an edit may change the topic as well as the wording; a rejection says the
+  draft missed, not what the message was), nor does an accepted draft whose intent the
+  detector could not name (``other``). The feedback schema carries no rating or
+  sentiment, so feedback never gives a sentiment label. A draft whose message is no
+  longer among the recent texts (or an engagement draft: no message) is ``unmatched``.
+  Counted per verdict and outcome (``rapport_scoring_feedback_total``).
+
+An inbound message without words (empty, blank, punctuation only) still gets both
+insights (the class prior, ``reason: no text features``), is counted
+(``rapport_scoring_bad_input_total{reason="empty_text"}``) and does not move the trend.
 
 Outbound messages (the agents' own) are not scored.
 """
@@ -19,12 +34,18 @@ from __future__ import annotations
 from typing import Final
 
 from agents import scoring_metrics as sm
+from agents.llm.intent import ACKNOWLEDGEMENT, OTHER, detect
 from agents.scoring_inputs import polarity, rating_label, trend
 from agents.scoring_publish import UNKNOWN, insight
 from agents.scoring_turn import Turn
-from schemas.events import AgentLabel, Message, Rating
+from online_models.text import normalise, tokens
+from schemas.events import AgentLabel, DraftFeedback, Message, Rating
 
 TEXT_MODELS: Final = ("sentiment", "intent")
+DRAFT_PREFIX: Final = "draft-"
+"""A reply draft's id is this prefix and the drafted message's event id."""
+UNNAMED: Final = frozenset({OTHER, ACKNOWLEDGEMENT})
+"""Detected intents that are no label (nothing recognised, or nothing to answer)."""
 
 
 def message(turn: Turn, event: Message) -> None:
@@ -34,13 +55,16 @@ def message(turn: Turn, event: Message) -> None:
     models = turn.models
     x = {"text": event.text}
     extra = {"channel": event.channel}
+    empty = not event.text.strip() or not tokens(normalise(event.text))
     for name in TEXT_MODELS:
         model = models.models[name]
         found = model.predict_one(x)
         if found.value is None:
             sm.ABSTAINED.labels(name).inc()
+        if empty:
+            sm.BAD_INPUT.labels(name, "empty_text").inc()
         turn.publish(insight(event, name, model.version, found, turn.now, extra=extra))
-        if name == "sentiment" and turn.learn:
+        if name == "sentiment" and turn.learn and not empty:
             _move_trend(turn, polarity(found.value, found.confidence))
     if turn.learn:
         models.remember_text(event.customer_id, event.event_id, event.channel, event.text)
@@ -75,13 +99,38 @@ def rating(turn: Turn, event: Rating) -> None:
         _learn(turn, "sentiment", event.comment, rating_label(event.score), "rating")
 
 
-def _learn(turn: Turn, kind: str, text: str, value: str, segment: str) -> None:
+def feedback(turn: Turn, event: DraftFeedback) -> None:
+    """A reviewer's verdict on a reply draft (module docstring)."""
+    verdict = event.verdict
+    if not turn.learn:
+        sm.FEEDBACK.labels(verdict, "replayed").inc()
+        return
+    if verdict != "accepted":
+        sm.FEEDBACK.labels(verdict, "no_label").inc()
+        return
+    message_id = event.draft_id.removeprefix(DRAFT_PREFIX)
+    found = turn.models.text_of(event.customer_id, message_id)
+    if found is None:
+        sm.LABELS.labels("intent", "unmatched").inc()
+        sm.FEEDBACK.labels(verdict, "unmatched").inc()
+        return
+    _, text = found
+    intent = detect(text)
+    if intent in UNNAMED:
+        sm.FEEDBACK.labels(verdict, "no_label").inc()
+        return
+    learnt = _learn(turn, "intent", text, intent, "feedback")
+    sm.FEEDBACK.labels(verdict, "learnt" if learnt else "refused").inc()
+
+
+def _learn(turn: Turn, kind: str, text: str, value: str, segment: str) -> bool:
     model = turn.models.models[kind]
     x = {"text": text}
     before = model.predict_one(x).value
     if not model.learn_one(x, value):
         sm.LABELS.labels(kind, "refused").inc()
-        return
+        return False
     sm.LABELS.labels(kind, "learnt").inc()
     truth = value.strip().lower() if kind == "sentiment" else value.strip()
     turn.monitor(kind, truth, UNKNOWN if before is None else str(before), segment)
+    return True

@@ -1,7 +1,10 @@
 """One worker scores a mixed replay (real Bitext and Telco, synthetic sessions): the
 insights topic holds exactly the insights the scorer gives offline over the same
 partitions, none lost and none duplicated; after a SIGTERM and a restart the model
-sets continue from their checkpoints; a tampered checkpoint is refused and counted."""
+sets continue from their checkpoints; a tampered checkpoint is refused and counted.
+Every insight read back carries a usable payload (confidence in [0, 1], the
+explanation its model states), and the periodic ``metrics_{model}`` insights carry
+the prequential figures overall and by segment."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ ENV = {
     **WORKER_ENV,
     "RAPPORT_DRAFTING_ENABLED": "false",
     "RAPPORT_MODELS_CHECKPOINT_INTERVAL_S": "2",
+    "RAPPORT_MODELS_METRICS_INTERVAL_S": "2",
     "PYTHONHASHSEED": HASH_SEED,  # segments are bit-exact per hash seed: scoring_offline
 }
 
@@ -62,7 +66,67 @@ def expected(
     return offline(records, scope.env(**ENV), scope.data_dir, fresh_at)
 
 
+def check_payload(insight: Insight) -> None:
+    """What a consumer relies on in one insight of a model about a customer."""
+    x, name = insight.explanation, insight.insight_id
+    if x.get("abstained"):
+        assert insight.prediction == "unknown" and insight.confidence is None, name
+        return
+    assert insight.confidence is not None and 0.0 <= insight.confidence <= 1.0, name
+    assert x, name
+    if insight.model == "churn":
+        assert isinstance(insight.prediction, float) and 0.0 <= insight.prediction <= 1.0, name
+        assert x["top_features"] and x["risk"] in ("high", "low"), name
+    elif insight.model == "anomaly":
+        assert isinstance(x["alert"], bool) and "threshold" in x, name
+        if x["alert"]:
+            assert insight.prediction >= x["threshold"], name
+    elif insight.model in ("sentiment", "intent"):
+        assert x["channel"] in ("chat", "email", "social", "phone"), name
+        # top_features is empty while a single class is known (nothing to tell apart)
+        assert isinstance(x.get("top_features"), dict) or x["reason"] == "no text features", name
+    elif insight.model == "segment":
+        assert x["centre"] and x["distance"] >= 0, name
+    elif insight.model == "reco":
+        assert x["items"] and insight.prediction == x["items"][0], name
+    elif insight.model.startswith("drift_"):
+        assert x["model"] == insight.model.removeprefix("drift_") and x["examples"] > 0, name
+    else:
+        raise AssertionError(f"unexpected model {insight.model}")
+
+
+def check_metrics(found: list[Insight]) -> None:
+    """Periodic ``metrics_{model}`` insights: figures overall and by segment; one id is
+    always the same figures (republished after a restart)."""
+    assert "metrics_intent" in {i.model for i in found}, "intent learnt: its figures reported"
+    by_id: dict[str, Insight] = {}
+    for insight in found:
+        x = insight.explanation
+        assert insight.customer_id == "#models" and insight.confidence is None
+        assert x["examples"] > 0 and set(x["overall"]) >= {"accuracy"}, insight.insight_id
+        assert 0.0 <= x["overall"]["accuracy"] <= 1.0, insight.insight_id
+        assert x["by_segment"], insight.insight_id
+        if insight.model != "metrics_churn":
+            assert set(x["by_segment"]) <= {
+                "chat",
+                "email",
+                "social",
+                "phone",
+                "rating",
+                "feedback",
+                "other",
+            }, x["by_segment"]
+        first = by_id.setdefault(insight.insight_id, insight)
+        assert first.explanation == x, insight.insight_id
+
+
 def check_exact(got: list[Insight], want: list[Insight]) -> None:
+    check_metrics([i for i in got if i.model.startswith("metrics_")])
+    got = [i for i in got if not i.model.startswith("metrics_")]
+    for insight in got:
+        check_payload(insight)
+    checked = Counter(i.model for i in got if not i.explanation.get("abstained"))
+    assert {"sentiment", "intent", "churn", "segment", "anomaly", "reco"} <= set(checked), checked
     counts = Counter(i.insight_id for i in got)
     assert [k for k, n in counts.items() if n > 1] == [], "no insight twice"
     assert set(counts) == {i.insight_id for i in want}, "exactly the offline insights"
