@@ -164,6 +164,7 @@ class Drafting:
         except DraftStoreError as exc:  # the draft still goes out; only the cache is missing
             log.warning("draft %s not cached: %s", req.request_id, exc)
         await self._send(draft)
+        metrics.DRAFT_STAGE.observe(metrics.since(req.occurred_at))
         try:
             await self.store.mark_published(req.request_id)
         except DraftStoreError as exc:
@@ -172,7 +173,6 @@ class Drafting:
         dm.DRAFT_TOKENS.labels("prompt").inc(outcome.prompt_tokens)
         dm.DRAFT_TOKENS.labels("completion").inc(outcome.completion_tokens)
         dm.DRAFT_COST.inc(outcome.cost_usd)
-        dm.BREAKER_OPEN.set(0 if self.drafter.client.breaker.state == "closed" else 1)
 
     async def _send(self, draft: DraftedReply) -> None:
         """Send and wait until Kafka has it."""

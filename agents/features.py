@@ -55,6 +55,7 @@ def rules_of(settings: Settings) -> Rules:
     return Rules(
         lateness_s=settings.features_allowed_lateness_s,
         cart_abandon_s=settings.features_cart_abandon_s,
+        base_currency=settings.features_base_currency,
     )
 
 
@@ -127,6 +128,8 @@ class FeatureAgent:
             return
         outcome = self.engine.process(event, partition, record.offset)
         self._outcomes[outcome.status].inc()
+        if outcome.status in ("applied", "late"):
+            metrics.FEATURES_STAGE.observe(metrics.since(event.occurred_at))
         if outcome.size:
             fmetrics.STATE_BYTES.observe(outcome.size)
         if outcome.status == "erasure":

@@ -31,6 +31,7 @@ from sinks import metrics as sink_metrics
 from sinks import rows, rows_published
 from sinks.base import Batch, BatchPolicy, Origin, RetryPolicy
 from sinks.clickhouse import ClickHouseSink, QueryLimits
+from sinks.tables import INTERACTIONS
 from streams import metrics
 from streams.app import Runtime
 from streams.settings import Settings, TopicRole
@@ -169,6 +170,7 @@ def register(runtime: Runtime) -> SinkAgent:
 
     settings = runtime.settings
     sink = build_sink(settings)
+    sink.time_columns["interactions"] = INTERACTIONS.names.index("occurred_at")
     agent = SinkAgent(runtime, sink)
     policy = BatchPolicy(settings.clickhouse_batch_size, settings.clickhouse_flush_interval_s)
     for role in ROUTES:

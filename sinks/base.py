@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,11 +37,14 @@ from typing import Any
 
 from sinks import metrics
 from streams.errors import RapportError
+from streams.metrics import SINK_STAGE
 
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
 MAX_TOKEN_CHARS = 200
+LATENCY_SAMPLES = 100
+"""Rows of one write observed in the sink stage latency, at most."""
 
 
 class SinkError(RapportError):
@@ -155,6 +159,12 @@ class BatchingSink(ABC):
 
     def __init__(self, retry: RetryPolicy) -> None:
         self.retry = retry
+        self.time_columns: dict[str, int] = {}
+        """Per table, the position of its event time (epoch ms) in a row: the rows
+        written are observed in ``rapport_stage_latency_seconds{stage="sink"}``."""
+        self.backlog = 0
+        """Rows in writes being retried (``rapport_sink_retry_backlog_rows``)."""
+        metrics.RETRY_BACKLOG.labels(self.name).set(0)
 
     @abstractmethod
     async def insert(self, table: str, rows: list[Row], origins: list[Origin]) -> list[Rejected]:
@@ -196,37 +206,65 @@ class BatchingSink(ABC):
     async def _attempt(
         self, table: str, rows: list[Row], origins: list[Origin]
     ) -> list[Rejected] | Exception:
-        """Rejections on success; the data error once ``data_retries`` are spent."""
+        """Rejections on success; the data error once ``data_retries`` are spent. From
+        the first failure to the outcome, the rows count in the retry backlog."""
         data_failures = transient = 0
-        while True:
-            try:
-                rejected = await self.insert(table, rows, origins)
-            except Exception as exc:  # classified right below
-                if self.is_data_error(exc):
-                    data_failures += 1
-                    metrics.RETRIES.labels(self.name, "data").inc()
-                    if data_failures > self.retry.data_retries:
-                        return exc
-                    delay = self.retry.delay(data_failures)
-                else:
-                    transient += 1
-                    metrics.RETRIES.labels(self.name, "transient").inc()
-                    metrics.UP.labels(self.name).set(0)
-                    delay = self.retry.delay(transient)
-                log.warning(
-                    "%s insert of %d rows into %s failed (%s: %s); retry in %.1fs",
-                    self.name,
-                    len(rows),
-                    table,
-                    type(exc).__name__,
-                    _first_line(exc),
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            metrics.UP.labels(self.name).set(1)
-            metrics.ROWS.labels(self.name, table).inc(len(rows) - len(rejected))
-            return rejected
+        try:
+            while True:
+                try:
+                    rejected = await self.insert(table, rows, origins)
+                except Exception as exc:  # classified right below
+                    if not data_failures + transient:
+                        self._hold(len(rows))
+                    if self.is_data_error(exc):
+                        data_failures += 1
+                        metrics.RETRIES.labels(self.name, "data").inc()
+                        if data_failures > self.retry.data_retries:
+                            return exc
+                        delay = self.retry.delay(data_failures)
+                    else:
+                        transient += 1
+                        metrics.RETRIES.labels(self.name, "transient").inc()
+                        metrics.UP.labels(self.name).set(0)
+                        delay = self.retry.delay(transient)
+                    log.warning(
+                        "%s insert of %d rows into %s failed (%s: %s); retry in %.1fs",
+                        self.name,
+                        len(rows),
+                        table,
+                        type(exc).__name__,
+                        _first_line(exc),
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                metrics.UP.labels(self.name).set(1)
+                metrics.ROWS.labels(self.name, table).inc(len(rows) - len(rejected))
+                self._observe_written(table, rows, origins, rejected)
+                return rejected
+        finally:
+            if data_failures + transient:
+                self._hold(-len(rows))
+
+    def _hold(self, rows: int) -> None:
+        self.backlog += rows
+        metrics.RETRY_BACKLOG.labels(self.name).set(self.backlog)
+
+    def _observe_written(
+        self, table: str, rows: list[Row], origins: list[Origin], rejected: list[Rejected]
+    ) -> None:
+        """Event time to written, for at most ``LATENCY_SAMPLES`` evenly spaced rows of
+        the write (an observation costs microseconds; a batch holds thousands of rows)."""
+        column = self.time_columns.get(table)
+        if column is None:
+            return
+        refused = {r.origin for r in rejected}
+        now_ms = time.time() * 1000
+        step = max(1, len(rows) // LATENCY_SAMPLES)
+        for row, origin in zip(rows[::step], origins[::step], strict=True):
+            at = row[column]
+            if isinstance(at, int) and origin not in refused:
+                SINK_STAGE.observe(max(0.0, (now_ms - at) / 1000))
 
     async def retrying(self, what: str, op: Any, *args: Any) -> Any:
         """Run ``await op(*args)``, retrying every failure with backoff (never gives up)."""

@@ -36,3 +36,8 @@ BATCH_ROWS = Histogram(
     ["sink"],
     buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10_000, 50_000, 100_000),
 )
+RETRY_BACKLOG = Gauge(
+    "rapport_sink_retry_backlog_rows",
+    "Rows held in writes being retried (0 when every write goes through)",
+    ["sink"],
+)

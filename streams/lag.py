@@ -8,6 +8,7 @@ when nothing is pending. Works whether or not the group's workers are running.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -27,9 +28,15 @@ class PartitionLag:
 
 
 async def group_lag(
-    settings: Settings, group_id: str, topics: list[str], *, consumed_only: bool = False
+    settings: Settings,
+    group_id: str,
+    topics: list[str],
+    *,
+    consumed_only: bool = False,
+    only: Collection[tuple[str, int]] | None = None,
 ) -> list[PartitionLag]:
-    """Lag per partition; ``consumed_only`` skips topics the group never committed on."""
+    """Lag per partition; ``consumed_only`` skips topics the group never committed on,
+    ``only`` keeps these (topic, partition) pairs (a worker's own partitions)."""
     consumer = AIOKafkaConsumer(
         **client_options(settings), group_id=group_id, enable_auto_commit=False
     )
@@ -42,6 +49,8 @@ async def group_lag(
                 consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
             )
         ]
+        if only is not None:
+            tps = [tp for tp in tps if (tp.topic, tp.partition) in only]
         if not tps:
             return []
         ends = await consumer.end_offsets(tps)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+from typing import Final
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_IN = Counter("rapport_events_in_total", "Records consumed, per agent", ["agent"])
@@ -34,3 +38,33 @@ CONSUMER_LAG_SECONDS = Gauge(
 )
 REBALANCES = Counter("rapport_rebalances_total", "Partition assignments received by this worker")
 ASSIGNED_PARTITIONS = Gauge("rapport_assigned_partitions", "Partitions assigned to this worker")
+STAGE_LATENCY = Histogram(
+    "rapport_stage_latency_seconds",
+    "Event time to a pipeline stage (wall clock): features (applied to the customer's "
+    "state), insight (published), sink (the event's interactions row written), draft "
+    "(published)",
+    ["stage"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+# children bound once: the hot paths only call ``observe``
+FEATURES_STAGE: Final = STAGE_LATENCY.labels("features")
+INSIGHT_STAGE: Final = STAGE_LATENCY.labels("insight")
+SINK_STAGE: Final = STAGE_LATENCY.labels("sink")
+DRAFT_STAGE: Final = STAGE_LATENCY.labels("draft")
+TABLE_KEYS = Gauge(
+    "rapport_table_keys",
+    "Keys of a table in this worker's active partitions (refreshed by a timer)",
+    ["table"],
+)
+
+
+def since(occurred_at: datetime) -> float:
+    """Seconds from an aware ``occurred_at`` to now; 0 for a time in the future (skew).
+
+    >>> from datetime import UTC, timedelta
+    >>> 59 < since(datetime.now(UTC) - timedelta(minutes=1)) < 61
+    True
+    >>> since(datetime.now(UTC) + timedelta(minutes=1))
+    0.0
+    """
+    return max(0.0, time.time() - occurred_at.timestamp())

@@ -17,6 +17,20 @@ False
 (True, 'half_open', False)
 >>> b.success(); b.state
 'closed'
+
+Each transition sets ``rapport_llm_breaker_open`` (1 while not closed) and counts
+``rapport_llm_breaker_transitions_total{state}``; the gauge is per process (a worker
+has one breaker).
+
+>>> from prometheus_client import REGISTRY
+>>> def is_open() -> float | None:
+...     return REGISTRY.get_sample_value("rapport_llm_breaker_open")
+>>> b.failure(); b.failure(); is_open()
+1.0
+>>> now[0] = 20.0; b.allow(), is_open()
+(True, 1.0)
+>>> b.success(); is_open()
+0.0
 """
 
 from __future__ import annotations
@@ -24,6 +38,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Literal
+
+from agents.drafting_metrics import BREAKER_OPEN
+from agents.llm import metrics
 
 State = Literal["closed", "open", "half_open"]
 
@@ -45,7 +62,8 @@ class Breaker:
     def allow(self) -> bool:
         """May a call go out now? In half-open, only the one trial may."""
         if self.state == "open" and self.clock() - self.opened_at >= self.reset_s:
-            self.state, self.trial_out = "half_open", False
+            self._enter("half_open")
+            self.trial_out = False
         if self.state == "closed":
             return True
         if self.state == "half_open" and not self.trial_out:
@@ -54,15 +72,24 @@ class Breaker:
         return False
 
     def success(self) -> None:
-        self.state, self.consecutive, self.trial_out = "closed", 0, False
+        self._enter("closed")
+        self.consecutive, self.trial_out = 0, False
 
     def failure(self) -> None:
         self.consecutive += 1
         if self.state == "half_open" or self.consecutive >= self.threshold:
             if self.state != "open":
                 self.opened += 1
-            self.state, self.opened_at, self.trial_out = "open", self.clock(), False
+            self._enter("open")
+            self.opened_at, self.trial_out = self.clock(), False
 
     def release(self) -> None:
         """A call that ended without telling anything about the server's health."""
         self.trial_out = False
+
+    def _enter(self, state: State) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        BREAKER_OPEN.set(0 if state == "closed" else 1)
+        metrics.BREAKER_TRANSITIONS.labels(state).inc()

@@ -6,6 +6,7 @@ Each attempt gets ``min(timeout_s, time left)``; 429, 5xx, timeouts, connection
 errors and unreadable responses are retried ``max_retries`` times after
 ``backoff_s * 2**n`` (jittered, capped) or the server's ``Retry-After`` when longer;
 a wait that would pass the deadline ends the call at once. Other 4xx are not retried.
+Every attempt is counted with its duration, failures by kind (:mod:`.metrics`).
 
 >>> retry_after({"retry-after": "3"}), retry_after({"retry-after-ms": "250"}), retry_after({})
 (3.0, 0.25, None)
@@ -25,7 +26,7 @@ from typing import Any
 import openai
 from pydantic import SecretStr
 
-from agents.llm import DraftingError
+from agents.llm import DraftingError, metrics
 from agents.llm.breaker import Breaker
 from agents.llm.prompts import Prompt
 
@@ -139,11 +140,15 @@ class LLMClient:
                 "X-Rapport-Attempt": str(attempts),
                 "Idempotency-Key": f"rapport-{request_id}",
             }
+            metrics.REQUESTS.inc()
+            started = time.monotonic()
             try:
                 call = self._call(prompt, max_tokens, temperature, headers)
                 text, usage = await asyncio.wait_for(call, min(self.config.timeout_s, left))
             except Exception as exc:
+                metrics.REQUEST_SECONDS.observe(time.monotonic() - started)
                 reason, wait = _classify(exc)
+                metrics.ERRORS_BY_KIND[reason].inc()
                 if reason == "client_error":
                     self.breaker.release()
                     raise LLMUnavailable(reason, attempts, repr(exc)[:200]) from exc
@@ -154,6 +159,7 @@ class LLMClient:
                     raise LLMUnavailable(reason, attempts) from exc
                 await self.sleep(delay)
                 continue
+            metrics.REQUEST_SECONDS.observe(time.monotonic() - started)
             self.breaker.success()
             return Completion(text, usage[0], usage[1], attempts)
 

@@ -2,29 +2,68 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
+from pydantic import SecretStr
 
-from streams import metrics
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+METRIC_MODULES = (
+    "streams/metrics.py",
+    "features/metrics.py",
+    "agents/*metrics*.py",
+    "agents/llm/metrics.py",
+    "sinks/metrics.py",
+)
+SUFFIXES = ("", "_total", "_bucket", "_count", "_sum")
+
+
+def metric_modules() -> list[str]:
+    paths = sorted({p for pattern in METRIC_MODULES for p in ROOT.glob(pattern)})
+    return [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in paths]
 
 
 def metric_names() -> set[str]:
+    """Every family a worker exports, from every metrics module (with sample suffixes)."""
     names: set[str] = set()
-    for value in vars(metrics).values():
-        if isinstance(value, MetricWrapperBase):
-            for family in value.describe():
-                names.update(
-                    s for s in (family.name, family.name + "_total", family.name + "_bucket")
-                )
+    for module in metric_modules():
+        for value in vars(importlib.import_module(module)).values():
+            if isinstance(value, MetricWrapperBase):
+                for family in value.describe():
+                    names.update(family.name + suffix for suffix in SUFFIXES)
     return names
+
+
+def test_metric_names_cover_every_metrics_module() -> None:
+    modules = set(metric_modules())
+    assert {
+        "streams.metrics",
+        "features.metrics",
+        "agents.scoring_metrics",
+        "agents.drafting_metrics",
+        "agents.llm.metrics",
+        "sinks.metrics",
+    } <= modules
+    names = metric_names()
+    for family in (
+        "rapport_stage_latency_seconds_bucket",
+        "rapport_table_keys",
+        "rapport_llm_requests_total",
+        "rapport_llm_errors_total",
+        "rapport_llm_request_seconds_bucket",
+        "rapport_sink_retry_backlog_rows",
+        "rapport_model_prequential",
+        "rapport_features_events_total",
+    ):
+        assert family in names, family
 
 
 def referenced(expr: str) -> set[str]:
@@ -34,9 +73,13 @@ def referenced(expr: str) -> set[str]:
 def test_alert_rules_parse_and_use_exported_metrics() -> None:
     rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
     alerts = [r for g in rules["groups"] for r in g["rules"]]
-    assert {"RapportLagGrowing", "RapportDeadLetterRate", "RapportNoProgress"} <= {
-        a["alert"] for a in alerts
-    }
+    assert {
+        "RapportLagGrowing",
+        "RapportDeadLetterRate",
+        "RapportNoProgress",
+        "RapportLLMBreakerOpen",
+        "RapportSinkFailing",
+    } <= {a["alert"] for a in alerts}
     known = metric_names()
     for alert in alerts:
         assert referenced(alert["expr"]) <= known, alert["alert"]
@@ -49,6 +92,18 @@ def test_dashboard_parses_and_uses_exported_metrics() -> None:
     assert exprs
     for expr in exprs:
         assert referenced(expr) <= known, expr
+    used = set().union(*(referenced(e) for e in exprs))
+    for family in (  # LLM, sink, models and stage latency each have a panel
+        "rapport_llm_requests_total",
+        "rapport_llm_request_seconds_bucket",
+        "rapport_sink_retry_backlog_rows",
+        "rapport_sink_rows_total",
+        "rapport_model_prequential",
+        "rapport_stage_latency_seconds_bucket",
+    ):
+        assert family in used, family
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids))
 
 
 def test_kubernetes_manifests_reference_existing_settings() -> None:
@@ -71,6 +126,51 @@ def test_kubernetes_manifests_reference_existing_settings() -> None:
     defaults = Settings.model_validate({})
     assert trigger["metadata"]["consumerGroup"] == defaults.app_id
     assert trigger["metadata"]["topic"] == defaults.topic_name("interactions")
+
+
+def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind} {name} is defined {len(found)} times"
+    return found[0]
+
+
+def test_kubernetes_references_resolve() -> None:
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "rapport.yaml").read_text()))
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    # the ConfigMap and the Secret together are valid settings, with every secret set
+    env = {**config, **secret["stringData"]}
+    settings = Settings.model_validate(
+        {k.removeprefix("RAPPORT_").lower(): v for k, v in env.items()}
+    )
+    secrets = {
+        f"RAPPORT_{n.upper()}"
+        for n in Settings.model_fields
+        if isinstance(getattr(settings, n), SecretStr)
+    }
+    assert secrets <= set(secret["stringData"])
+    assert "RAPPORT_MODELS_CHECKPOINT_KEY" in secret["stringData"]
+    # the StatefulSet's serviceName is a headless Service selecting its pods
+    worker = next(d for d in docs if d["kind"] == "StatefulSet")
+    service = named(docs, "Service", worker["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    # KEDA's authenticationRef is a TriggerAuthentication whose refs exist in the Secret
+    scaled = next(d for d in docs if d["kind"] == "ScaledObject")
+    trigger = scaled["spec"]["triggers"][0]
+    auth = named(docs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    refs = auth["spec"]["secretTargetRef"]
+    assert {r["parameter"] for r in refs} == {"username", "password"}
+    for ref in refs:
+        assert named(docs, "Secret", ref["name"]) is secret
+        assert ref["key"] in secret["stringData"]
+    assert trigger["metadata"]["sasl"] == settings.kafka_sasl_mechanism.lower().replace(
+        "-sha-", "_sha"
+    )
+    assert (trigger["metadata"]["tls"] == "enable") == settings.kafka_security_protocol.endswith(
+        "SSL"
+    )
 
 
 def test_compose_mounts_existing_files() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from prometheus_client import REGISTRY
 
 from sinks.base import Batch, BatchingSink, Origin, Rejected, RetryPolicy, Row, token
 from sinks.sql import check_readonly
@@ -54,6 +57,33 @@ async def test_outage_is_waited_out_and_nothing_is_dropped() -> None:
     assert rejected == []
     assert sorted(row[0] for row in sink.stored) == list(range(100))
     assert sink.calls == 26
+
+
+async def test_retry_backlog_holds_the_rows_of_a_retried_write() -> None:
+    sink = FakeSink(outage=1_000_000)
+    writing = asyncio.ensure_future(sink.write(batch_of(list(range(100)))))
+    for _ in range(5000):  # a few failed attempts
+        if sink.calls >= 3:
+            break
+        await asyncio.sleep(0.001)
+    labels = {"sink": sink.name}
+    assert REGISTRY.get_sample_value("rapport_sink_retry_backlog_rows", labels) == 100
+    sink.outage = 0  # the store is back
+    assert await writing == []
+    assert REGISTRY.get_sample_value("rapport_sink_retry_backlog_rows", labels) == 0
+
+
+async def test_rows_written_are_observed_in_the_sink_stage_latency() -> None:
+    def count() -> float:
+        found = REGISTRY.get_sample_value("rapport_stage_latency_seconds_count", {"stage": "sink"})
+        return found or 0.0
+
+    sink, before = FakeSink(outage=0), count()
+    await sink.write(batch_of([1, 2, 3]))  # no event-time column declared: not observed
+    assert count() == before
+    sink.time_columns["t"] = 0
+    await sink.write(batch_of([1, 2, -3, 4]))  # the refused row is not observed
+    assert count() == before + 3
 
 
 async def test_refused_rows_are_isolated_and_the_rest_written() -> None:
