@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -13,21 +13,26 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from streams.app import MAX_RECORD_BYTES
 from streams.cli_jobs import source_records
 from streams.errors import StackError
-from streams.main_job_answers import print_answers
+from streams.kafka_client import client_options
+from streams.main_job_answers import print_answers, print_flow
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
 from streams.settings import Settings
 from streams.stack import control
-from streams.stack.procs import port_open
+from streams.stack.procs import port_open, stop_child, wait_until
+from streams.topics import topic_specs
 
 
 @dataclass
@@ -35,7 +40,6 @@ class View:
     """What the live view shows; written by the replay and the poller."""
 
     produced: int = 0
-    done: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
     rate: float = 0.0
     started: float = field(default_factory=time.monotonic)
@@ -73,6 +77,7 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """A ``rapport worker`` child, returned once ``/ready``; never left behind on failure."""
     if port_open(settings.web_host, settings.web_port, timeout=1.0):
         # another worker would answer our readiness probe: refuse instead of trusting it
         msg = (
@@ -90,19 +95,49 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
             start_new_session=True,
             env={**os.environ, **settings.to_env()},
         )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            msg = f"the worker exited with {proc.returncode}; see {log_path}"
-            raise StackError(msg)
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/ready", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    msg = f"the worker was not ready within 180s; see {log_path}"
-    raise StackError(msg)
+    try:
+        wait_until(
+            partial(_ready, settings.web_port), 180, "worker", alive=lambda: proc.poll() is None
+        )
+    except BaseException as exc:  # Ctrl-C or not ready: stop it before passing the error on
+        stop_child(proc)
+        if isinstance(exc, StackError):
+            raise StackError(f"{exc}; see {log_path}") from exc
+        raise
+    return proc
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2):
+            return True
+    except OSError:  # not listening yet, or 503 (HTTPError) until assigned and recovered
+        return False
+
+
+async def create_topics(settings: Settings) -> None:
+    """Create the topics before the worker subscribes: a topic the worker creates itself can
+    be missing from its first assignment (stale metadata), and is then never consumed."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                spec.name,
+                spec.partitions,
+                settings.topic_replication,
+                topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)}
+                | ({"cleanup.policy": "compact"} if spec.compacted else {})
+                | ({} if spec.compacted else {"retention.ms": str(spec.retention_ms)}),
+            )
+            for spec in topic_specs(settings)
+            if spec.name not in existing
+        ]
+        if new:
+            await admin.create_topics(new)
+    finally:
+        await admin.close()
 
 
 def _run_prefix() -> str:
@@ -125,6 +160,7 @@ def _poll(view: View, port: int, stop: threading.Event) -> None:
 
 
 def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
+    """0 when every replayed event was consumed by ingest; 1 when events did not flow."""
     console = Console()
     console.print("[bold]1/3[/] local stack")
     control.up(settings)
@@ -134,6 +170,7 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     console.print(
         f"[bold]2/3[/] worker on :{settings.web_port} (log {settings.data_dir / 'worker.log'})"
     )
+    asyncio.run(create_topics(settings))
     worker = start_worker(settings)
     view, stop = View(), threading.Event()
     poller = threading.Thread(target=_poll, args=(view, settings.web_port, stop), daemon=True)
@@ -142,42 +179,67 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
             f"[bold]3/3[/] replaying {args.source} ({args.limit} per source, ids {prefix}*)"
         )
         poller.start()
-        start = datetime.now(UTC).replace(microsecond=0) if args.now else None
-        records = source_records(
-            _available(console, args.source.split(","), args.tweets),
-            seed=args.seed,
-            limit=args.limit,
-            start=start,
-            tweets_path=args.tweets,
-        )
-        with Live(view.table(), console=console, refresh_per_second=4) as live:
-
-            def progress(n: int) -> None:
-                view.produced = n
-                live.update(view.table())
-
-            stats = asyncio.run(
-                produce_records(
-                    settings, records, rate=args.rate, id_prefix=prefix, progress=progress
-                )
-            )
-            deadline = time.monotonic() + 120
-            while view.metrics.get("in:ingest", 0) < stats.produced and time.monotonic() < deadline:
-                time.sleep(0.5)
-                live.update(view.table())
-            time.sleep(1.0)
-            live.update(view.table())
-        _summary(console, view, stats.produced, stats.rate)
+        produced, rate = _replay(console, settings, args, prefix, view)
+        with contextlib.suppress(OSError):
+            view.metrics = scrape(settings.web_port)  # the final count, not the last poll's
+        flowed = print_flow(console, view.metrics, produced, rate)
         print_answers(console, settings, drafts_wait_s=60.0)
     finally:
         stop.set()
-        if not args.keep_worker and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if not args.keep_worker:
+            stop_child(worker)
+    if not flowed:
+        console.print("[red]events did not flow: ingest consumed fewer events than replayed[/]")
+        return 1
     return 0
+
+
+class _Quiet:
+    """Stands in for the live view with --quiet: the table is printed once, at the end."""
+
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, renderable: Table) -> None:
+        return None
+
+
+def _replay(
+    console: Console, settings: Settings, args: argparse.Namespace, prefix: str, view: View
+) -> tuple[int, float]:
+    """Replay the sources, then wait (up to 120 s) for ingest to consume them all."""
+    start = datetime.now(UTC).replace(microsecond=0) if args.now else None
+    records = source_records(
+        _available(console, args.source.split(","), args.tweets),
+        seed=args.seed,
+        limit=args.limit,
+        start=start,
+        tweets_path=args.tweets,
+    )
+    live: Live | _Quiet = (
+        _Quiet() if args.quiet else Live(view.table(), console=console, refresh_per_second=4)
+    )
+    with live:
+
+        def progress(n: int) -> None:
+            view.produced = n
+            live.update(view.table())
+
+        stats = asyncio.run(
+            produce_records(settings, records, rate=args.rate, id_prefix=prefix, progress=progress)
+        )
+        deadline = time.monotonic() + 120
+        while view.metrics.get("in:ingest", 0) < stats.produced and time.monotonic() < deadline:
+            time.sleep(0.5)
+            live.update(view.table())
+        time.sleep(1.0)
+        live.update(view.table())
+    if args.quiet:
+        console.print(view.table())
+    return stats.produced, stats.rate
 
 
 def _available(console: Console, names: list[str], tweets: str | None) -> list[str]:
@@ -187,10 +249,3 @@ def _available(console: Console, names: list[str], tweets: str | None) -> list[s
         console.print(f"    [yellow]skipping tweets: {path} not found (pass --tweets PATH)[/]")
         return [n for n in names if n != "tweets"]
     return names
-
-
-def _summary(console: Console, view: View, produced: int, rate: float) -> None:
-    console.print(f"replayed {produced:,} events at {rate:,.0f} events/s")
-    reasons = {k[4:]: v for k, v in view.metrics.items() if k.startswith("dlq:")}
-    for code, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
-        console.print(f"  dead letters [{code}]: {count:,.0f}")

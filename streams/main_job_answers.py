@@ -1,4 +1,5 @@
-"""The main job's closing answers: analyst queries, the latest insights and a few drafts.
+"""The main job's closing output: what flowed, then the analyst queries, the latest
+insights and a few drafts.
 
 Asked through the running worker's ``/sql`` endpoint (chDB allows one process per path),
 after the pipeline had time to write: the README's example queries, the newest insights
@@ -72,3 +73,17 @@ def print_answers(console: Console, settings: Settings, *, drafts_wait_s: float)
             render_table(ask_worker(url, DRAFTS, "table", TIMEOUT_S), console)
     except SinkError as exc:
         console.print(f"[yellow]analyst answers unavailable: {exc}[/]")
+
+
+def print_flow(console: Console, metrics: dict[str, float], produced: int, rate: float) -> bool:
+    """Print what flowed; True when ingest consumed every replayed event (and some at all)."""
+    consumed = int(metrics.get("in:ingest", 0.0))
+    lost = max(0, produced - consumed)
+    console.print(
+        f"replayed {produced:,} events at {rate:,.0f} events/s; "
+        f"consumed {consumed:,} by ingest; lost {lost:,}"
+    )
+    reasons = {k[4:]: v for k, v in metrics.items() if k.startswith("dlq:")}
+    for code, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        console.print(f"  dead letters [{code}]: {count:,.0f}")
+    return consumed > 0 and lost == 0

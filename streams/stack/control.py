@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlparse
 
 from streams.errors import ConfigError, StackError
 from streams.settings import Settings
-from streams.stack.kafka import KafkaNode
+from streams.stack.kafka import KafkaNode, speaks_kafka
 from streams.stack.llm import LlmServer
-from streams.stack.procs import ManagedProcess
+from streams.stack.procs import ManagedProcess, port_open
 from streams.stack.redis import RedisNode
 
 log = logging.getLogger(__name__)
 
 
 class Service(Protocol):
+    @property
+    def host(self) -> str: ...
     @property
     def process(self) -> ManagedProcess: ...
     def start(self) -> bool: ...
@@ -60,10 +64,46 @@ def services(settings: Settings, *, with_llm: bool = True) -> dict[str, Service]
     return found
 
 
+def is_local(host: str) -> bool:
+    """True when ``host`` is this machine's loopback (only those can be started here)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def require_broker(settings: Settings) -> None:
+    """Raise a StackError naming the setting unless a Kafka broker answers on one address."""
+    servers = settings.kafka_bootstrap_servers
+    tls = settings.kafka_security_protocol in ("SSL", "SASL_SSL")
+    for hostport in servers.split(","):
+        host, port = _host_port(hostport.strip(), "RAPPORT_KAFKA_BOOTSTRAP_SERVERS", 9092)
+        if port_open(host, port, timeout=2.0) if tls else speaks_kafka(host, port):
+            return
+    msg = (
+        f"no Kafka broker answers at {servers} (RAPPORT_KAFKA_BOOTSTRAP_SERVERS): "
+        "start the local one with `rapport stack up`, or point the setting at a running broker"
+    )
+    raise StackError(msg)
+
+
 def up(settings: Settings, *, with_llm: bool = True) -> list[str]:
-    """Start what is not running; returns the names of the services this call started."""
+    """Start what is not running; returns the names of the services this call started.
+
+    A service on another machine is never started here: a remote broker must answer.
+    """
     started = []
     for name, service in services(settings, with_llm=with_llm).items():
+        if not is_local(service.host):
+            if name == "kafka":
+                require_broker(settings)
+            log.info("%s is on %s, not this machine: not started", name, service.host)
+            continue
         if service.start():
             started.append(name)
             log.info("%s started", name)

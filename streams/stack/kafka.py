@@ -18,6 +18,9 @@ from streams.stack.procs import ManagedProcess, port_open, wait_until
 
 log = logging.getLogger(__name__)
 
+NO_JAVA = (
+    "`java` not found: install Java 17 and Maven (apt-get install -y openjdk-17-jre-headless maven)"
+)
 KAFKA_VERSION = "4.1.1"
 CACHE_DIR = Path.home() / ".cache" / "rapport"
 
@@ -107,11 +110,7 @@ class KafkaNode:
             return
         for tool in ("java", "mvn"):
             if shutil.which(tool) is None:
-                msg = (
-                    f"`{tool}` not found: install Java 17 and Maven "
-                    "(apt-get install -y openjdk-17-jre-headless maven)"
-                )
-                raise StackError(msg)
+                raise StackError(NO_JAVA.replace("`java`", f"`{tool}`"))
         work = self.lib_dir.parent
         work.mkdir(parents=True, exist_ok=True)
         pom_text = files("streams.stack").joinpath("kafka-pom.xml").read_text()
@@ -153,6 +152,8 @@ class KafkaNode:
         except subprocess.TimeoutExpired as exc:
             msg = f"{main} did not finish within {timeout:.0f}s"
             raise StackError(msg) from exc
+        except FileNotFoundError as exc:
+            raise StackError(NO_JAVA) from exc
 
     def configure(self) -> Path:
         """Write server.properties and format the KRaft storage once."""
@@ -194,7 +195,7 @@ class KafkaNode:
                 raise StackError(msg)
         self.resolve_jars()
         props = self.configure()
-        self.process.start(
+        self._launch(
             [
                 "java",
                 "-Xms512m",
@@ -210,6 +211,12 @@ class KafkaNode:
         )
         self.wait_ready()
         return True
+
+    def _launch(self, argv: list[str]) -> None:
+        try:
+            self.process.start(argv)
+        except FileNotFoundError as exc:
+            raise StackError(NO_JAVA) from exc
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         wait_until(

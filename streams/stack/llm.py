@@ -47,7 +47,7 @@ class LlmServer:
     def start(self) -> bool:
         if self.process.running():
             return False
-        if port_open(self.host, self.port) and self.models_ready():
+        if port_open(self.host, self.port) and (self.models_ready() or self.serves_openai()):
             log.info(
                 "an OpenAI-compatible server not started by rapport answers on %s", self.base_url
             )
@@ -90,8 +90,9 @@ class LlmServer:
             raise StackError(msg) from exc
         return True
 
-    def models(self) -> list[str]:
-        with urllib.request.urlopen(f"{self.base_url}/models", timeout=3) as response:  # noqa: S310
+    def models(self, timeout: float = 3.0) -> list[str]:
+        url = f"{self.base_url}/models"
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
             body = json.loads(response.read())
         return [str(m["id"]) for m in body.get("data", [])]
 
@@ -101,12 +102,25 @@ class LlmServer:
         except (OSError, ValueError):
             return False
 
+    def serves_openai(self) -> bool:
+        """True when the port serves an OpenAI-compatible API. llama.cpp's ``/v1/models``
+        waits for the model lock while it generates; its OpenAPI document does not."""
+        url = f"http://{self.host}:{self.port}/openapi.json"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                paths = json.loads(response.read()).get("paths", {})
+        except (OSError, ValueError, AttributeError):
+            return False
+        return "/v1/completions" in paths or "/v1/chat/completions" in paths
+
     def stop(self) -> bool:
         return self.process.stop()
 
     def reported_version(self) -> str:
         try:
-            return "models " + ", ".join(self.models())
+            return "models " + ", ".join(self.models(timeout=5.0))
         except (OSError, ValueError) as exc:
+            if self.serves_openai():
+                return f"busy generating: /v1/models waits for the model ({exc})"
             msg = f"LLM server at {self.base_url} did not answer: {exc}"
             raise StackError(msg) from exc

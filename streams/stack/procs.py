@@ -106,6 +106,22 @@ class ManagedProcess:
             return ""
 
 
+def stop_child(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """SIGTERM a child and wait for it; SIGKILL after ``timeout`` or at a second Ctrl-C."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    except KeyboardInterrupt:
+        proc.kill()
+        proc.wait(10)
+        raise
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from streams.errors import StackError
 from streams.stack.procs import ManagedProcess, port_open, wait_until
@@ -57,8 +59,16 @@ class RedisNode:
 
     def start(self) -> bool:
         """Start ours unless a Redis already answers on the port; False when none was started."""
-        if self.process.running() or port_open(self.host, self.port):
+        if self.process.running():
             return False
+        if port_open(self.host, self.port):
+            if self.speaks_redis():
+                return False
+            msg = (
+                f"port {self.host}:{self.port} is taken by a process that does not answer a "
+                "Redis PING: stop it, or point RAPPORT_REDIS_URL at a Redis server"
+            )
+            raise StackError(msg)
         binary = self.install()
         data = self.stack_dir / "redis"
         data.mkdir(parents=True, exist_ok=True)
@@ -87,6 +97,18 @@ class RedisNode:
     def ping(self) -> bool:
         try:
             return bool(redis.Redis(host=self.host, port=self.port, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    def speaks_redis(self) -> bool:
+        """True when the port answers PING as Redis does, a refusal for want of a password too."""
+        client = redis.Redis(
+            host=self.host, port=self.port, socket_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
+        try:
+            return bool(client.ping())
+        except (redis.AuthenticationError, redis.ResponseError):
+            return True  # Redis itself, asking for credentials (NOAUTH, WRONGPASS)
         except redis.RedisError:
             return False
 

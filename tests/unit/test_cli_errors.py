@@ -6,10 +6,18 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from streams.cli import build_parser
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -76,3 +84,46 @@ def test_every_subcommand_has_help() -> None:
         assert result.returncode == 0, name
         assert "usage: rapport " + name in result.stdout
     assert commands == [] or set(commands) <= set(handlers)
+
+
+@pytest.mark.parametrize("answering", [False, True], ids=["nothing-listens", "not-kafka"])
+def test_replay_with_unreachable_broker_is_one_line(tmp_path: Path, answering: bool) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        if answering:
+            sock.listen()  # something accepts connections, but it does not speak Kafka
+        port = sock.getsockname()[1]
+        result = run(
+            "replay",
+            "--limit",
+            "5",
+            "--quiet",
+            RAPPORT_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{port}",
+            RAPPORT_DATA_DIR=str(tmp_path),
+        )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port} (RAPPORT_KAFKA_BOOTSTRAP_SERVERS)" in lines[0]
+    assert "rapport stack up" in lines[0]
+    assert "produced" not in result.stdout
+
+
+def test_run_with_unreachable_remote_broker_is_one_line(tmp_path: Path) -> None:
+    """The main job starts local services only: a remote broker that does not answer
+    (TEST-NET-1, never routed) stops it before any service or worker is started."""
+    result = run(
+        "run",
+        "--limit",
+        "5",
+        "--quiet",
+        RAPPORT_KAFKA_BOOTSTRAP_SERVERS="192.0.2.1:9092",
+        RAPPORT_DATA_DIR=str(tmp_path),
+        RAPPORT_WEB_PORT=str(free_port()),
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "192.0.2.1:9092 (RAPPORT_KAFKA_BOOTSTRAP_SERVERS)" in lines[0]
+    assert "2/3" not in result.stdout  # no worker was started
+    assert not (tmp_path / "stack").exists() or not any((tmp_path / "stack").glob("*.pid"))

@@ -1,0 +1,128 @@
+"""The main job (README command 1) as a user runs it: ``rapport run`` against the running stack.
+
+Each run replays four real and synthetic sources, waits for ingest to consume them, and
+prints the analyst answers and drafted replies; running it again flows again; Ctrl-C
+mid-replay exits 130 and leaves no worker behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sinks.queries import EXAMPLES
+from streams.main_job_answers import SHOWN
+from streams.stack.procs import port_open
+from tests.integration.conftest import Scope
+
+SOURCES = "bitext,banking77,telco,synthetic"
+SUMMARY = re.compile(r"replayed ([\d,]+) events at .*; consumed ([\d,]+) by ingest; lost ([\d,]+)")
+
+
+def _env(scope: Scope) -> dict[str, str]:
+    return {**os.environ, **scope.env(), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+
+
+def rapport_run(scope: Scope, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "streams.cli", "run", "--source", SOURCES, "--quiet", *args]
+    return subprocess.run(
+        argv, env=_env(scope), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def section_rows(out: str, header: str) -> int:
+    """Rows of the table printed under ``header`` (its "N rows in" line)."""
+    assert header in out, out[-3000:]
+    after = out.split(header, 1)[1]
+    match = re.search(r"^(\d+) rows in ", after, re.MULTILINE)
+    assert match, f"no table under {header!r}:\n{after[:2000]}"
+    return int(match.group(1))
+
+
+def worker_pids(app_id: str) -> list[int]:
+    """Live ``rapport worker`` processes with ``RAPPORT_APP_ID=app_id`` (the job's worker)."""
+    needle = f"RAPPORT_APP_ID={app_id}\0".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            worker = b"streams.cli\0worker" in (proc / "cmdline").read_bytes()
+            if worker and needle in (proc / "environ").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def check_run(scope: Scope, result: subprocess.CompletedProcess[str]) -> str:
+    out = result.stdout
+    assert result.returncode == 0, f"{out[-3000:]}\n{result.stderr[-3000:]}"
+    match = SUMMARY.search(out)
+    assert match, out[-3000:]
+    produced, consumed, lost = (_number(g) for g in match.groups())
+    assert produced == 4 * 25  # 25 records from each of the four sources
+    assert consumed == produced
+    assert lost == 0
+    for name in SHOWN:  # each example answer is printed, with its table
+        section_rows(out, f"-- {EXAMPLES[name][0]}")
+    assert section_rows(out, f"-- {EXAMPLES['volume_by_channel'][0]}") >= 1
+    assert section_rows(out, "-- latest insights") >= 1
+    assert section_rows(out, "-- latest drafted replies") >= 1
+    assert "analyst answers unavailable" not in out
+    assert worker_pids(f"t-{scope.name}") == []
+    return out
+
+
+def test_main_job_runs_twice_and_events_flow_each_time(scope: Scope) -> None:
+    started = time.monotonic()
+    first = check_run(scope, rapport_run(scope, "--limit", "25"))
+    second = check_run(scope, rapport_run(scope, "--limit", "25"))
+    ids = [re.search(r"ids (\S+)\*", out) for out in (first, second)]
+    assert ids[0] and ids[1]
+    assert ids[0].group(1) != ids[1].group(1)  # a fresh id prefix: not de-duplicated
+    print(f"two runs of the main job: {time.monotonic() - started:.1f}s")
+
+
+def test_main_job_interrupted_mid_replay_exits_130_and_stops_its_worker(scope: Scope) -> None:
+    port = int(scope.env()["RAPPORT_WEB_PORT"])
+    env = {**_env(scope), "RAPPORT_WEB_PORT": str(port)}
+    argv = [sys.executable, "-m", "streams.cli", "run", "--source", SOURCES, "--quiet"]
+    proc = subprocess.Popen(
+        [*argv, "--limit", "500", "--rate", "50"],  # 2,000 events: 40 s of replay
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("3/3"):
+                break
+        assert lines and lines[-1].startswith("3/3"), "".join(lines)
+        assert worker_pids(env["RAPPORT_APP_ID"]) != []  # the worker runs while replaying
+        time.sleep(3.0)  # mid-replay
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "rapport: interrupted" in err
+    assert "Traceback" not in err
+    assert SUMMARY.search(rest) is None  # stopped before the replay finished
+    assert worker_pids(env["RAPPORT_APP_ID"]) == []
+    assert not port_open("127.0.0.1", port)
