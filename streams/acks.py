@@ -1,6 +1,6 @@
 """Offsets are committed only for records an agent really processed.
 
-Four faust-streaming 0.15 behaviours let a SIGKILL and a rejoin lose records whose
+Five faust-streaming 0.15 behaviours let a SIGKILL and a rejoin lose records whose
 offsets were then committed (measured in ``tests/integration/test_sink_exactly_once``:
 200-300 interactions per partition, and single insights). Each is corrected here:
 
@@ -17,6 +17,9 @@ offsets were then committed (measured in ``tests/integration/test_sink_exactly_o
   the acked offsets (and over any number from offset 0); a commit must start at
   the committed offset (on a compacted topic, where a head record may have been
   compacted away, the commit waits for the refused records only).
+- :func:`bounded_wait_empty`: the wait for records in flight at a stop or a
+  revocation can last forever (records dropped from the agents' queues stay
+  "unacknowledged"); it gives up after a bound and leaves them uncommitted.
 - :func:`complete_flush`: the producer buffer's ``flush`` (run before every commit)
   returns after 0.1 s without a send even with changelog writes still queued.
 
@@ -29,6 +32,7 @@ iterator inlines the ack bookkeeping, bypassing ``Consumer.ack``;
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
@@ -48,6 +52,10 @@ log = logging.getLogger(__name__)
 Refused = defaultdict[Any, set[int]]
 """Offsets whose ack was refused, per topic partition, until a commit passes them."""
 
+WAIT_EMPTY_TIMEOUTS = Counter(
+    "rapport_wait_empty_timeouts_total",
+    "Stops or revocations that gave up waiting for unacknowledged records",
+)
 REFUSED_ACKS = Counter(
     "rapport_refused_acks_total",
     "Acks of records skipped by a stream during a rebalance: not committed, read again",
@@ -184,14 +192,48 @@ def complete_flush(buffer: ProducerBuffer) -> ProducerBuffer:
     return buffer
 
 
+def bounded_wait_empty(consumer: Consumer, timeout_s: float) -> None:
+    """Make ``consumer.wait_empty`` (at every stop and revocation) give up after ``timeout_s``.
+
+    Faust clears the agents' input queues before it waits (``flow_control.clear()``),
+    but the records dropped there stay in ``_unacked_messages``, so the wait can last
+    forever (seen: a worker ignoring SIGTERM for 14 minutes, waiting for one insight
+    record no stream held). Records still unacknowledged are not committed (see
+    :func:`contiguous_commits`): they are read again by the next owner.
+    """
+    wait_empty = consumer.wait_empty
+
+    async def bounded() -> None:
+        waiting = asyncio.ensure_future(wait_empty())
+        done, _ = await asyncio.wait({waiting}, timeout=timeout_s)
+        if not done:
+            # Faust's loop swallows cancellation: end it by its own condition instead
+            stuck = len(consumer._unacked_messages)
+            consumer._unacked_messages.clear()
+            notify(consumer._waiting_for_ack)
+            WAIT_EMPTY_TIMEOUTS.inc()
+            log.warning(
+                "gave up waiting after %.0fs for %d unacknowledged records: "
+                "not committed, they will be read again",
+                timeout_s,
+                stuck,
+            )
+        await waiting
+
+    consumer.wait_empty = bounded
+
+
 class RapportApp(faust.App):
     """``faust.App`` whose consumer commits only what agents processed and flushed."""
 
     compacted_topics: frozenset[str] = frozenset()
     """Names of the compacted topics the app reads (set before the consumer starts)."""
+    wait_empty_timeout_s: float = 30.0
+    """How long a stop or a revocation waits for records in flight (set before start)."""
 
     def _new_consumer(self) -> Any:
         consumer = cast("Consumer", super()._new_consumer())
+        bounded_wait_empty(consumer, self.wait_empty_timeout_s)
         return guard(self, consumer, self.compacted_topics)
 
     def _new_producer(self) -> Any:

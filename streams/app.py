@@ -14,6 +14,7 @@ from streams.topics import topic_specs
 
 # dead letters carry the original bytes (base64 grows them by a third)
 MAX_RECORD_BYTES = 8 * 1024 * 1024
+METADATA_MAX_AGE_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ def create_app(settings: Settings) -> Runtime:
         producer_max_request_size=MAX_RECORD_BYTES,
         consumer_max_fetch_size=MAX_RECORD_BYTES,
         consumer_auto_offset_reset="earliest",
+        # a topic created while the worker joins is missing from the group's first
+        # assignment until the next metadata refresh (Faust's default: 5 min)
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         web_enabled=True,
@@ -105,20 +109,35 @@ def create_app(settings: Settings) -> Runtime:
 
 
 def _register(runtime: Runtime) -> None:
-    from agents import (  # noqa: PLC0415 - agents depend on streams
-        drafting,
-        features,
-        ingest,
-        reply_requests,
-        scoring,
-        sink,
-    )
+    """Register the agents of ``RAPPORT_AGENTS`` (all by default), importing only those:
+    a worker without scoring or drafting does not load their libraries (seconds)."""
+    # agents depend on streams: imported here, not at the top
     from streams import monitor, web  # noqa: PLC0415
 
-    ingest.register(runtime)
-    sink.register(runtime)
-    scoring.register(runtime, features.register(runtime))
-    reply_requests.register(runtime)
-    drafting.register(runtime)
+    chosen = runtime.settings.agent_names
+    if "ingest" in chosen:
+        from agents import ingest  # noqa: PLC0415
+
+        ingest.register(runtime)
+    if "sink" in chosen:
+        from agents import sink  # noqa: PLC0415
+
+        sink.register(runtime)
+    if "features" in chosen:
+        from agents import features  # noqa: PLC0415
+
+        feature_agent = features.register(runtime)
+        if "scoring" in chosen:  # the settings refuse scoring without features
+            from agents import scoring  # noqa: PLC0415
+
+            scoring.register(runtime, feature_agent)
+    if "reply_requests" in chosen:
+        from agents import reply_requests  # noqa: PLC0415
+
+        reply_requests.register(runtime)
+    if "drafting" in chosen:
+        from agents import drafting  # noqa: PLC0415
+
+        drafting.register(runtime)
     web.register(runtime)
     monitor.register(runtime)

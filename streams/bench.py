@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.kafka_client import client_options
 from streams.main_job import start_worker
 from streams.settings import Settings
+from streams.stack.procs import stop_child
 
 
 @dataclass
@@ -173,8 +173,7 @@ def _rapport_ingest(settings: Settings, n: int, stamp_rate: float | None) -> Res
         )
         cpu, rss = _proc_stats(worker.pid)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
+        stop_child(worker)  # SIGTERM, then SIGKILL: never left behind
     name = "rapport ingest (validate+dedup+forward)"
     if stamp_rate:
         return Result(

@@ -13,7 +13,6 @@ is measured at half that rate: an insight's broker timestamp minus its event's
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 import uuid
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from streams.lag import group_lag
 from streams.main_job import start_worker
 from streams.replay import synthetic
 from streams.settings import Settings
+from streams.stack.procs import stop_child
 
 POLL_S = 0.2
 NAME = "rapport pipeline (ingest+features+scoring+sink)"
@@ -132,8 +132,7 @@ def pipeline(settings: Settings, n: int, rate: float | None) -> Result:
         insights = asyncio.run(_insight_count(run))
         latencies = asyncio.run(_insight_latencies(run, insights, 120)) if rate else []
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
+        stop_child(worker)  # SIGTERM, then SIGKILL: never left behind
     eps = n / max(1e-3, done - start)
     name = f"{NAME} @ {rate:,.0f}/s" if rate else NAME
     if latencies:

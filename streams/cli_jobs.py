@@ -36,7 +36,9 @@ def source_records(
 
 def replay_with_progress(settings: Settings, names: list[str], args: argparse.Namespace) -> int:
     from streams.replay.produce import produce_records  # noqa: PLC0415
+    from streams.stack.control import require_broker  # noqa: PLC0415
 
+    require_broker(settings)  # one line naming the setting, not aiokafka's retries
     start = datetime.now(UTC).replace(microsecond=0) if args.now else None
     records = source_records(
         names, seed=args.seed, limit=args.limit, start=start, tweets_path=args.tweets
@@ -80,6 +82,10 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from streams.bench_state import run_state_bench  # noqa: PLC0415
 
         return run_state_bench(args)
+    if args.workload == "features":
+        from streams.bench_features import run_features_bench  # noqa: PLC0415
+
+        return run_features_bench(settings, args)
     if args.workload == "drafting":
         from streams.bench_drafting import run_drafting_bench  # noqa: PLC0415
 
@@ -120,11 +126,14 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         "workload",
         nargs="?",
         default="all",
-        choices=["all", "ingest", "pipeline", "sink", "drafting", "state"],
+        choices=["all", "ingest", "pipeline", "sink", "drafting", "state", "features"],
         help="all: ingest and the full pipeline (drafting off), beside the baseline",
     )
     bench.add_argument("--events", type=int, default=100_000)
     bench.add_argument("--llm-latency", type=float, default=2.0, help="drafting: LLM seconds")
     bench.add_argument("--rounds", type=int, default=2, help="drafting: off/on pairs")
+    bench.add_argument(
+        "--customers", type=int, default=100_000, help="features: customers of state at restart"
+    )
     bench.add_argument("--json", default="bench-results/latest.json", help="result file")
     handlers["bench"] = _cmd_bench

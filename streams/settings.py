@@ -23,6 +23,7 @@ StoreKind = Literal["rocksdb", "memory"]
 ProcessingGuarantee = Literal["at_least_once", "exactly_once"]
 DraftingStyle = Literal["chat", "completion"]
 MIN_CHECKPOINT_KEY_BYTES = 16
+AGENT_NAMES = ("ingest", "features", "scoring", "sink", "reply_requests", "drafting")
 
 TopicRole = Literal[
     "interactions",
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".rapport"), description="Local state: tables, chDB, stack files")
     store: StoreKind = Field("rocksdb", description="Table store: rocksdb (rocksdict) or memory")
     processing_guarantee: ProcessingGuarantee = Field("at_least_once")
+    agents: str = Field(
+        "all",
+        description="Agents this worker runs: all, or comma-separated names among "
+        "ingest, features, scoring, sink, reply_requests, drafting (scoring needs features)",
+    )
 
     # --- Kafka
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port")
@@ -273,6 +279,13 @@ class Settings(BaseSettings):
         description="Features: a re-forwarded copy of an event id is dropped within this "
         "many offsets of its events partition",
     )
+    features_base_currency: str = Field(
+        "USD",
+        pattern=r"^[A-Z]{3}$",
+        description="Features: orders in this currency count in the order amounts and the "
+        "RFM monetary score; orders in any other currency only in the order counts and "
+        "orders_other_currency (amounts are never converted)",
+    )
 
     # --- models (the scoring agent)
     models_checkpoint_key: SecretStr = Field(
@@ -325,6 +338,14 @@ class Settings(BaseSettings):
         description="Models: customers with model-side state (texts, subscription, last "
         "insights) kept per partition; the least recently active are evicted",
     )
+    models_metrics_interval_s: float = Field(
+        600.0,
+        ge=0,
+        le=86_400,
+        description="Models: every partition's prequential figures (overall and by segment) "
+        "are published as metrics_{model} insights this often, for models with new labelled "
+        "examples (0: never)",
+    )
 
     # --- web
     web_host: str = "127.0.0.1"
@@ -346,6 +367,28 @@ class Settings(BaseSettings):
                 msg = f"expected host:port[,host:port...], got {value!r}"
                 raise ValueError(msg)
         return value
+
+    @field_validator("agents")
+    @classmethod
+    def _check_agents(cls, value: str) -> str:
+        names = {n.strip() for n in value.split(",") if n.strip()}
+        if names == {"all"}:
+            return "all"
+        unknown = sorted(names - set(AGENT_NAMES))
+        if unknown or not names:
+            msg = f"unknown agent(s) {unknown}; expected all or names among {AGENT_NAMES}"
+            raise ValueError(msg)
+        if "scoring" in names and "features" not in names:
+            msg = "scoring needs features"
+            raise ValueError(msg)
+        return ",".join(n for n in AGENT_NAMES if n in names)
+
+    @property
+    def agent_names(self) -> frozenset[str]:
+        """The agents this worker registers (``agents``: all, or a comma-separated list)."""
+        if self.agents == "all":
+            return frozenset(AGENT_NAMES)
+        return frozenset(self.agents.split(","))
 
     @field_validator("models_checkpoint_key")
     @classmethod

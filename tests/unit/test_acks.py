@@ -6,13 +6,14 @@ nothing lost); these pin the rule itself on a real Faust consumer object.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.acks import REFUSED_ACKS, GuardedStream, RapportApp
+from streams.acks import REFUSED_ACKS, WAIT_EMPTY_TIMEOUTS, GuardedStream, RapportApp
 
 TOPIC = "t-acks"
 
@@ -109,3 +110,23 @@ def test_on_a_compacted_topic_only_a_refused_head_record_holds_the_commit() -> N
     assert committable(app) is None  # 5 is read again before anything is committed
     assert app.consumer.ack(message(5, 7))
     assert committable(app) == 7
+
+
+async def test_a_stop_gives_up_waiting_for_records_no_stream_holds() -> None:
+    """Faust clears the agents' queues before it waits for records in flight; a record
+    dropped there stays unacknowledged, and the stop used to wait for it forever."""
+    app = make_app()
+    app.wait_empty_timeout_s = 0.3
+    consumer = app.consumer
+    dropped = message(3, 7)
+    consumer._unacked_messages.add(dropped)  # type: ignore[attr-defined]
+
+    async def commit(*args: object, **kwargs: object) -> bool:
+        return False
+
+    consumer.commit = commit  # type: ignore[method-assign]
+    before = WAIT_EMPTY_TIMEOUTS._value.get()
+    await asyncio.wait_for(consumer.wait_empty(), 5.0)  # returns: not stuck
+    assert WAIT_EMPTY_TIMEOUTS._value.get() == before + 1
+    assert not dropped.acked
+    assert committable(app) is None  # never committed: read again by the next owner
