@@ -78,7 +78,12 @@ def processed_in_this_generation(app: AppT, message: Message) -> bool:
     )
 
 
-def guard(app: AppT, consumer: Consumer, compacted: frozenset[str] = frozenset()) -> Consumer:
+def guard(
+    app: AppT,
+    consumer: Consumer,
+    compacted: frozenset[str] = frozenset(),
+    wait_empty_timeout_s: float = 30.0,
+) -> Consumer:
     """Wrap ``consumer.ack`` so that a skipped record's offset is never committed."""
     original: Callable[[Message], bool] = consumer.ack
     refused: Refused = defaultdict(set)
@@ -103,6 +108,7 @@ def guard(app: AppT, consumer: Consumer, compacted: frozenset[str] = frozenset()
 
     consumer.ack = ack  # type: ignore[method-assign]
     rewind_uncommitted(app, consumer)
+    bounded_wait_empty(consumer, wait_empty_timeout_s, refused)
     contiguous_commits(consumer, lambda topic: topic in compacted, refused)
     return consumer
 
@@ -192,14 +198,15 @@ def complete_flush(buffer: ProducerBuffer) -> ProducerBuffer:
     return buffer
 
 
-def bounded_wait_empty(consumer: Consumer, timeout_s: float) -> None:
+def bounded_wait_empty(consumer: Consumer, timeout_s: float, refused: Refused) -> None:
     """Make ``consumer.wait_empty`` (at every stop and revocation) give up after ``timeout_s``.
 
     Faust clears the agents' input queues before it waits (``flow_control.clear()``),
     but the records dropped there stay in ``_unacked_messages``, so the wait can last
     forever (seen: a worker ignoring SIGTERM for 14 minutes, waiting for one insight
-    record no stream held). Records still unacknowledged are not committed (see
-    :func:`contiguous_commits`): they are read again by the next owner.
+    record no stream held). The records still unacknowledged then count as refused
+    acks, so no commit passes them (see :func:`contiguous_commits`, on compacted
+    topics too): they are read again after the seek that follows.
     """
     wait_empty = consumer.wait_empty
 
@@ -209,6 +216,8 @@ def bounded_wait_empty(consumer: Consumer, timeout_s: float) -> None:
         if not done:
             # Faust's loop swallows cancellation: end it by its own condition instead
             stuck = len(consumer._unacked_messages)
+            for message in consumer._unacked_messages:
+                refused[message.tp].add(message.offset)
             consumer._unacked_messages.clear()
             notify(consumer._waiting_for_ack)
             WAIT_EMPTY_TIMEOUTS.inc()
@@ -233,8 +242,7 @@ class RapportApp(faust.App):
 
     def _new_consumer(self) -> Any:
         consumer = cast("Consumer", super()._new_consumer())
-        bounded_wait_empty(consumer, self.wait_empty_timeout_s)
-        return guard(self, consumer, self.compacted_topics)
+        return guard(self, consumer, self.compacted_topics, self.wait_empty_timeout_s)
 
     def _new_producer(self) -> Any:
         producer = cast("Producer", super()._new_producer())

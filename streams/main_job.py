@@ -27,6 +27,7 @@ from streams.cli_jobs import source_records
 from streams.errors import StackError
 from streams.kafka_client import client_options
 from streams.main_job_answers import print_answers, print_flow
+from streams.main_job_tail import Tail
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
 from streams.settings import Settings
@@ -43,6 +44,7 @@ class View:
     metrics: dict[str, float] = field(default_factory=dict)
     rate: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    tail: Tail | None = None
 
     def table(self) -> Table:
         m = self.metrics
@@ -53,8 +55,15 @@ class View:
         table.add_row("forwarded to events", f"{m.get('out:events', 0):,.0f}")
         table.add_row("dead-lettered", f"{m.get('out:dlq', 0):,.0f}")
         table.add_row("duplicates dropped", f"{m.get('duplicates', 0):,.0f}")
-        table.add_row("lag (messages)", f"{max(0.0, self.produced - consumed):,.0f}")
+        table.add_row("consumer lag (messages)", f"{m.get('lag', 0):,.0f}")
         table.add_row("elapsed", f"{time.monotonic() - self.started:.1f}s")
+        if self.tail is not None:
+            table.add_row("insights published", f"{self.tail.insights_seen:,}")
+            for line in self.tail.insights:
+                table.add_row("", line)
+            table.add_row("drafts published", f"{self.tail.drafts_seen:,}")
+            for line in self.tail.drafts:
+                table.add_row("", line)
         return table
 
 
@@ -71,6 +80,8 @@ def scrape(port: int) -> dict[str, float]:
                 out[key] = out.get(key, 0.0) + sample.value
             elif sample.name == "rapport_duplicates_dropped_total":
                 out["duplicates"] = sample.value
+            elif sample.name == "rapport_consumer_lag_messages":
+                out["lag"] = out.get("lag", 0.0) + sample.value
             elif sample.name == "rapport_dead_letters_total":
                 out[f"dlq:{sample.labels['reason_code']}"] = sample.value
     return out
@@ -172,13 +183,15 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     )
     asyncio.run(create_topics(settings))
     worker = start_worker(settings)
-    view, stop = View(), threading.Event()
+    view, stop = View(tail=Tail(settings)), threading.Event()
     poller = threading.Thread(target=_poll, args=(view, settings.web_port, stop), daemon=True)
     try:
         console.print(
             f"[bold]3/3[/] replaying {args.source} ({args.limit} per source, ids {prefix}*)"
         )
         poller.start()
+        if view.tail is not None:
+            view.tail.start()
         produced, rate = _replay(console, settings, args, prefix, view)
         with contextlib.suppress(OSError):
             view.metrics = scrape(settings.web_port)  # the final count, not the last poll's
@@ -186,6 +199,8 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
         print_answers(console, settings, drafts_wait_s=60.0)
     finally:
         stop.set()
+        if view.tail is not None:
+            view.tail.stop()
         if not args.keep_worker:
             stop_child(worker)
     if not flowed:

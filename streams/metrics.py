@@ -36,6 +36,11 @@ CONSUMER_LAG_MESSAGES = Gauge(
 CONSUMER_LAG_SECONDS = Gauge(
     "rapport_consumer_lag_seconds", "Age of the oldest unprocessed record", ["topic", "partition"]
 )
+CONSUMER_LAG_EVENT_SECONDS = Gauge(
+    "rapport_consumer_lag_event_seconds",
+    "Age by event time (occurred_at) of the oldest unprocessed record",
+    ["topic", "partition"],
+)
 REBALANCES = Counter("rapport_rebalances_total", "Partition assignments received by this worker")
 ASSIGNED_PARTITIONS = Gauge("rapport_assigned_partitions", "Partitions assigned to this worker")
 STAGE_LATENCY = Histogram(

@@ -76,8 +76,13 @@ def register(runtime: Runtime) -> None:
             current.add(labels)
             metrics.CONSUMER_LAG_MESSAGES.labels(*labels).set(lag.messages)
             metrics.CONSUMER_LAG_SECONDS.labels(*labels).set(lag.seconds)
+            metrics.CONSUMER_LAG_EVENT_SECONDS.labels(*labels).set(lag.event_seconds)
         for labels in stale(exported, current):
-            for gauge in (metrics.CONSUMER_LAG_MESSAGES, metrics.CONSUMER_LAG_SECONDS):
+            for gauge in (
+                metrics.CONSUMER_LAG_MESSAGES,
+                metrics.CONSUMER_LAG_SECONDS,
+                metrics.CONSUMER_LAG_EVENT_SECONDS,
+            ):
                 with suppress(KeyError):
                     gauge.remove(*labels)
         exported.clear()

@@ -19,30 +19,13 @@ def readiness(app: faust.App) -> dict[str, Any]:
         assigned = 0
     recovery = app.tables.recovery  # type: ignore[attr-defined]
     recovered = bool(recovery.completed.is_set()) and not app.in_recovery
-    missing = missing_topics(app)
-    ready = assigned > 0 and recovered and not app.rebalancing and not missing
+    ready = assigned > 0 and recovered and not app.rebalancing
     return {
         "ready": ready,
         "assigned_partitions": assigned,
         "tables_recovered": recovered,
         "rebalancing": bool(app.rebalancing),
-        "missing_topics": missing,
     }
-
-
-def missing_topics(app: faust.App) -> list[str]:
-    """Subscribed topics absent from the metadata of the group's last assignment.
-
-    Faust declares its topics just before it subscribes; a topic created then can be
-    missing from the first assignment ("Ignoring missing topic"), so its partitions are
-    consumed by nobody until the next metadata refresh and rebalance. Until then the
-    worker is not ready.
-    """
-    try:
-        subscribed = list(app.topics._topic_name_index)  # type: ignore[attr-defined]
-        return sorted(t for t in subscribed if not app.consumer.topic_partitions(t))
-    except Exception:
-        return []
 
 
 def register(runtime: Runtime) -> None:

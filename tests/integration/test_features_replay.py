@@ -95,6 +95,22 @@ async def test_features_exact_served_everywhere_and_erased_for_good(
     done = rapport_features(worker, customers[2], "--source", "redis")
     assert done.returncode == 0 and f"customer {customers[2]}" in done.stdout
 
+    # one customer, three ways (HTTP from the owner's table, the CLI from the worker and
+    # from Redis): the same values, equal to the batch recomputation
+    for customer in customers[5::200]:
+        status, body = worker.get(f"/customers/{customer}/features")
+        assert status == 200
+        answers = {"http": features_json(body)}
+        for source in ("worker", "redis"):
+            done = rapport_features(worker, customer, "--source", source, "--json")
+            assert done.returncode == 0, done.stderr
+            answers[f"cli-{source}"] = features_json(orjson.loads(done.stdout))
+        for way, features in answers.items():
+            assert diff({customer: features}, {customer: expected[customer]}) == [], way
+        assert answers["http"].keys() == answers["cli-worker"].keys() == answers["cli-redis"].keys()
+        assert diff({customer: answers["cli-redis"]}, {customer: answers["http"]}) == []
+        assert diff({customer: answers["cli-worker"]}, {customer: answers["http"]}) == []
+
     # the compacted topic: the latest snapshot of each customer is its final state
     snapshots = await collect(scope.topic("features"), len(customers), timeout=60, settle=3)
     latest = {r.key.decode(): r.json() for r in snapshots if r.key is not None}

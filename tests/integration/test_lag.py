@@ -52,13 +52,18 @@ async def test_lag_rises_while_stopped_and_returns_to_zero(
     second = await group_lag(settings, settings.app_id, [topic])
     assert sum(p.messages for p in second) == 800
     assert max(p.seconds for p in second) > max(p.seconds for p in first) > 0
+    # by event time: the events occurred 5 s before they were produced
+    pending = [p for p in second if p.messages]
+    assert pending and all(p.event_seconds >= p.seconds + 4.0 for p in pending), pending
 
     worker.start()
     await collect(scope.topic("events"), 1300, timeout=90)
 
     async def drained() -> bool:
         lags = await group_lag(settings, settings.app_id, [topic])
-        return sum(p.messages for p in lags) == 0 and max(p.seconds for p in lags) == 0
+        return sum(p.messages for p in lags) == 0 and max(p.seconds for p in lags) == 0 == max(
+            p.event_seconds for p in lags
+        )
 
     deadline = time.monotonic() + 60
     while not await drained():
@@ -68,4 +73,6 @@ async def test_lag_rises_while_stopped_and_returns_to_zero(
     await wait_for(
         lambda: lag_gauges(worker.port, topic).get("rapport_consumer_lag_messages") == 0.0, 30
     )
-    assert lag_gauges(worker.port, topic)["rapport_consumer_lag_seconds"] == 0.0
+    gauges = lag_gauges(worker.port, topic)
+    assert gauges["rapport_consumer_lag_seconds"] == 0.0
+    assert gauges["rapport_consumer_lag_event_seconds"] == 0.0

@@ -73,6 +73,9 @@ def check_run(scope: Scope, result: subprocess.CompletedProcess[str]) -> str:
     assert produced == 4 * 25  # 25 records from each of the four sources
     assert consumed == produced
     assert lost == 0
+    # the live view (printed once with --quiet) tails what the engine published
+    tailed = re.search(r"insights published\s*│?\s*([\d,]+)", out)
+    assert tailed and int(tailed.group(1).replace(",", "")) >= 1, out[-3000:]
     for name in SHOWN:  # each example answer is printed, with its table
         section_rows(out, f"-- {EXAMPLES[name][0]}")
     assert section_rows(out, f"-- {EXAMPLES['volume_by_channel'][0]}") >= 1

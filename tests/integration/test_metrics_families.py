@@ -24,14 +24,15 @@ from tests.support.fault_llm import FaultLLM
 __all__ = ["fault"]
 CUSTOMERS = [f"m{i}" for i in range(4)]
 PARTITIONS = 2
-AT = datetime.now(UTC) - timedelta(minutes=1)
+AGE = timedelta(minutes=1)
+"""How old the replayed events are when produced (each stage latency is above it)."""
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def ev(kind: str, eid: str, customer: str, **fields: Any) -> dict[str, Any]:
     base = {"type": kind, "event_id": eid, "customer_id": customer, "source": "test"}
-    return {**base, "occurred_at": AT.isoformat(), **fields}
+    return {**base, "occurred_at": (datetime.now(UTC) - AGE).isoformat(), **fields}
 
 
 def replay() -> list[dict[str, Any]]:

@@ -130,3 +130,16 @@ async def test_a_stop_gives_up_waiting_for_records_no_stream_holds() -> None:
     assert WAIT_EMPTY_TIMEOUTS._value.get() == before + 1
     assert not dropped.acked
     assert committable(app) is None  # never committed: read again by the next owner
+    # it counts as refused: on a compacted topic too, no commit passes over it
+    compacted = make_app(frozenset({TOPIC}))
+    compacted.wait_empty_timeout_s = 0.3
+    compacted.consumer.commit = commit  # type: ignore[method-assign]
+    compacted.consumer._committed_offset[TP(TOPIC, 0)] = 3  # type: ignore[attr-defined]
+    held = message(3, 7)  # the set is weak: the dropped record is still referenced
+    compacted.consumer._unacked_messages.add(held)  # type: ignore[attr-defined]
+    await asyncio.wait_for(compacted.consumer.wait_empty(), 5.0)
+    for offset in (4, 5):
+        assert compacted.consumer.ack(message(offset, 7))
+    assert committable(compacted) is None
+    assert compacted.consumer.ack(message(3, 7))  # read again, processed: now it commits
+    assert committable(compacted) == 6
