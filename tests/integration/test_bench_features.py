@@ -53,6 +53,7 @@ def test_bench_features_figures_add_up(stack: Settings, tmp_path: Path) -> None:
     assert baseline["events"] == feats["events"] == EVENTS
     assert baseline["events_per_s"] > 0 and feats["events_per_s"] > 0
     assert feats["cpu_s"] > 0 and feats["peak_rss_mb"] > 0
+    assert baseline["cpu_s"] > 0 and baseline["peak_rss_mb"] > 0  # the loop's own usage
     ratio = doc["ratio_vs_baseline"]["ingest+features"]
     assert abs(ratio - feats["events_per_s"] / baseline["events_per_s"]) < 1e-9
     run = doc["throughput_run"]
