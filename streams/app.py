@@ -14,7 +14,6 @@ from streams.topics import topic_specs
 
 # dead letters carry the original bytes (base64 grows them by a third)
 MAX_RECORD_BYTES = 8 * 1024 * 1024
-METADATA_MAX_AGE_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,6 @@ def create_app(settings: Settings) -> Runtime:
         producer_max_request_size=MAX_RECORD_BYTES,
         consumer_max_fetch_size=MAX_RECORD_BYTES,
         consumer_auto_offset_reset="earliest",
-        # a topic created while the worker joins is missing from the group's first
-        # assignment until the next metadata refresh (Faust's default: 5 min)
-        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         web_enabled=True,
