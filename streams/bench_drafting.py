@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import socket
 import statistics
-import subprocess
 import threading
 import time
 import uuid
@@ -31,6 +29,7 @@ from aiohttp import web
 from streams.bench import Result, _events, _print, _proc_stats, _produce, _span
 from streams.main_job import start_worker
 from streams.settings import Settings
+from streams.stack.procs import stop_child
 
 TARGET = 0.95
 
@@ -102,12 +101,7 @@ def ingest_run(settings: Settings, n: int, label: str) -> Result:
         span, _ = asyncio.run(_span(settings, settings.topic_name("events"), n, 600, False))
         cpu, rss = _proc_stats(worker.pid)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:  # a stuck shutdown does not void the measurement
-            worker.kill()
-            worker.wait(10)
+        stop_child(worker, timeout=30)  # a stuck shutdown does not void the measurement
     return Result(label, n, n / span, None, None, cpu, rss)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from streams.bench import _proc_stats
 from streams.kafka_client import client_options
 from streams.replay import synthetic
 from streams.settings import Settings
+from streams.stack.procs import stop_child
 
 TEMPLATES = 300
 BATCH_BYTES = 512 * 1024
@@ -194,12 +194,7 @@ def timed_start(settings: Settings, case: str, log_path: Path) -> ReadyTime:
         seconds = _wait_ready(proc, settings.web_port, started, log_path)
         cpu, rss = _proc_stats(proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_child(proc, timeout=120)  # SIGTERM, then SIGKILL
     recovered, rounds = recovered_records(log_path.read_text(errors="replace"))
     return ReadyTime(case, seconds, recovered, rounds, cpu, rss)
 
