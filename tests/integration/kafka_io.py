@@ -90,13 +90,39 @@ async def collect(
     return out
 
 
-async def end_offsets(topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None)
-    await consumer.start()
+async def end_offsets(topic: str, count: int) -> dict[TopicPartition, int]:
+    """The end offset of each partition of ``topic``, once it holds ``count`` records."""
+    records = await collect(topic, count, timeout=30)
+    assert len(records) >= count, f"{topic}: {len(records)} of {count} records"
+    ends: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(topic, r.partition)
+        ends[tp] = max(ends.get(tp, 0), r.offset + 1)
+    return ends
+
+
+async def wait_committed(
+    group: str, ends: dict[TopicPartition, int], timeout: float = 30.0
+) -> None:
+    """Poll until ``group`` committed ``ends`` (see :func:`end_offsets`).
+
+    A worker killed before this holds no record of its work (neither its offsets nor
+    the table changelog writes flushed before each commit), so it redoes it.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    behind = dict(ends)
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        ends = await consumer.end_offsets(tps)
-        return {tp.partition: off for tp, off in ends.items()}
+        deadline = time.monotonic() + timeout
+        while behind and time.monotonic() < deadline:
+            offsets = await admin.list_consumer_group_offsets(group, partitions=list(ends))
+            behind = {
+                tp: end
+                for tp, end in ends.items()
+                if tp not in offsets or offsets[tp].offset != end
+            }
+            if behind:
+                await asyncio.sleep(0.25)
     finally:
-        await consumer.stop()
+        await admin.close()
+    assert not behind, f"offsets of {group} not committed after {timeout}s: {behind}"

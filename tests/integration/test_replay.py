@@ -3,7 +3,6 @@ and the dedup table survives a restart (a replay of the same ids forwards nothin
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable
 
@@ -13,7 +12,7 @@ from streams.replay import SOURCES, merge
 from streams.replay.produce import produce_records
 from tests.integration.conftest import Scope
 from tests.integration.events_factory import ids_of
-from tests.integration.kafka_io import collect
+from tests.integration.kafka_io import collect, end_offsets, wait_committed
 from tests.integration.workers import WorkerProcess
 
 PER_SOURCE = 600
@@ -47,7 +46,10 @@ async def test_duplicates_are_dropped_across_restarts(
     settings = scope.settings()
     first = await produce_records(settings, SOURCES["bitext"](seed=1, limit=300))
     await collect(scope.topic("events"), first.produced, timeout=60)
-    await asyncio.sleep(2.5)  # past the commit interval, so the table changelog is flushed
+    # the dedup changelog is flushed before each commit: once the group committed its
+    # input, a kill at any moment keeps the ids it has seen
+    ends = await end_offsets(scope.topic("interactions"), first.produced)
+    await wait_committed(scope.env()["RAPPORT_APP_ID"], ends, timeout=60)
     if restart == "sigkill":
         worker.kill()
     else:

@@ -26,8 +26,6 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from agents.features import rules_of
@@ -40,7 +38,7 @@ from schemas.published import Insight
 from sinks.redis_models import ModelStore
 from tests.integration.conftest import Scope
 from tests.integration.features_support import WORKER_ENV, replay, send, wire
-from tests.integration.kafka_io import BOOTSTRAP, collect
+from tests.integration.kafka_io import collect, end_offsets, wait_committed
 from tests.integration.scoring_offline import HASH_SEED
 from tests.integration.scoring_offline import expected as offline
 from tests.integration.workers import WorkerProcess
@@ -163,35 +161,6 @@ async def checkpointed(
     raise AssertionError(f"checkpoints not up to date: {got} != {last}")
 
 
-async def committed(scope: Scope, ends: dict[TopicPartition, int], timeout: float = 30.0) -> None:
-    """Poll until the group committed ``ends`` (the end offset of each partition)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    await admin.start()
-    group = scope.env()["RAPPORT_APP_ID"]
-    behind: dict[TopicPartition, int] = dict(ends)
-    try:
-        deadline = time.monotonic() + timeout
-        while behind and time.monotonic() < deadline:
-            offsets = await admin.list_consumer_group_offsets(group, partitions=list(ends))
-            behind = {tp: end for tp, end in ends.items() if offsets[tp].offset != end}
-            if behind:
-                await asyncio.sleep(0.25)
-    finally:
-        await admin.close()
-    assert not behind, f"offsets not committed: {behind}"
-
-
-async def end_offsets(scope: Scope, role: str, count: int) -> dict[TopicPartition, int]:
-    """The end offset of each partition of a topic holding ``count`` records."""
-    records = await collect(scope.topic(role), count, timeout=30)
-    assert len(records) == count, role
-    ends: dict[TopicPartition, int] = {}
-    for r in records:
-        tp = TopicPartition(scope.topic(role), r.partition)
-        ends[tp] = max(ends.get(tp, 0), r.offset + 1)
-    return ends
-
-
 def intent_versions(got: Sequence[Insight], records: Records, prefix: str) -> dict[int, list[int]]:
     partition_of = {e.event_id: p for p, _, e in records}
     out: dict[int, list[int]] = {}
@@ -228,9 +197,9 @@ async def test_two_workers_split_then_survivor_restores_checkpoints(
     last = last_scored(records1, scope)
     assert set(last) == partitions
     at_kill = await checkpointed(scope, last)
-    ends = await end_offsets(scope, "interactions", len(batch1))
-    ends.update(await end_offsets(scope, "events", len(batch1)))
-    await committed(scope, ends)
+    ends = await end_offsets(scope.topic("interactions"), len(batch1))
+    ends.update(await end_offsets(scope.topic("events"), len(batch1)))
+    await wait_committed(scope.env()["RAPPORT_APP_ID"], ends)
     dead, survivor = first, second
     taken = owned[dead.port]
     dead.kill()
