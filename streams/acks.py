@@ -13,10 +13,11 @@ offsets were then committed (measured in ``tests/integration/test_sink_exactly_o
   processed. The ack is refused here: the record is marked done for Faust's
   bookkeeping, its offset never becomes committable, and the seek that follows
   every rebalance delivers it again.
-- :func:`contiguous_commits`: Faust commits over one missing record at the head of
-  the acked offsets (and over any number from offset 0); a commit must start at
-  the committed offset (on a compacted topic, where a head record may have been
-  compacted away, the commit waits for the refused records only).
+- :func:`proven_commits`: Faust commits over one missing record at the head of the
+  acked offsets (any number from offset 0) and over the offsets its gap tree says
+  it jumped over, records it fetched and then dropped included; a commit here
+  passes only offsets acked or proven empty by what was fetched
+  (:mod:`streams.commit_rule`), on compacted topics too.
 - :func:`bounded_wait_empty`: the wait for records in flight at a stop or a
   revocation can last forever (records dropped from the agents' queues stay
   "unacknowledged"); it gives up after a bound and leaves them uncommitted.
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from bisect import bisect_left
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, cast
 
@@ -42,15 +43,14 @@ import faust
 from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import Consumer
 from faust.transport.producer import Producer, ProducerBuffer
-from faust.types import AppT, Message
+from faust.types import TP, AppT, Message
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 from prometheus_client import Counter
 
-log = logging.getLogger(__name__)
+from streams.commit_rule import FetchedRuns, committable
 
-Refused = defaultdict[Any, set[int]]
-"""Offsets whose ack was refused, per topic partition, until a commit passes them."""
+log = logging.getLogger(__name__)
 
 WAIT_EMPTY_TIMEOUTS = Counter(
     "rapport_wait_empty_timeouts_total",
@@ -81,12 +81,10 @@ def processed_in_this_generation(app: AppT, message: Message) -> bool:
 def guard(
     app: AppT,
     consumer: Consumer,
-    compacted: frozenset[str] = frozenset(),
     wait_empty_timeout_s: float = 30.0,
 ) -> Consumer:
     """Wrap ``consumer.ack`` so that a skipped record's offset is never committed."""
     original: Callable[[Message], bool] = consumer.ack
-    refused: Refused = defaultdict(set)
 
     def ack(message: Message) -> bool:
         if processed_in_this_generation(app, message):
@@ -95,7 +93,6 @@ def guard(
             if not message.acked:
                 message.acked = True
                 consumer._unacked_messages.discard(message)
-                refused[message.tp].add(message.offset)
                 REFUSED_ACKS.inc()
                 log.debug(
                     "not committing %s[%d]@%d: skipped during a rebalance, it will be read again",
@@ -108,8 +105,8 @@ def guard(
 
     consumer.ack = ack  # type: ignore[method-assign]
     rewind_uncommitted(app, consumer)
-    bounded_wait_empty(consumer, wait_empty_timeout_s, refused)
-    contiguous_commits(consumer, lambda topic: topic in compacted, refused)
+    bounded_wait_empty(consumer, wait_empty_timeout_s)
+    proven_commits(consumer)
     return consumer
 
 
@@ -151,40 +148,55 @@ def rewind_uncommitted(app: AppT, consumer: Consumer) -> None:
     consumer.seek_to_committed = seek  # type: ignore[method-assign]
 
 
-def contiguous_commits(
-    consumer: Consumer, compacted: Callable[[str], bool], refused: Refused
-) -> None:
-    """Commit only a run of acks that starts at the committed offset.
+def proven_commits(consumer: Consumer) -> dict[Any, FetchedRuns]:
+    """Commit only offsets proven done: acked, or never fetched below a fetched one.
 
-    Faust's ``_new_offset`` lets one missing record at the head through (its check
-    is ``min(acked) - committed > 1``) and none at all when the committed offset is
-    0: a record whose ack was refused above could then be committed over.
-    On a compacted topic a missing head record may have been compacted away, so
-    there the commit waits only for records whose ack was refused (``refused``).
-    Known limit: a transaction marker also takes an offset that is never delivered,
-    so on a topic written by a transactional producer (Faust's ``exactly_once``
-    guarantee included) a marker right at the committed offset holds commits back.
-    The default ``at-least-once`` writes no markers. Narrowing the rule to refused
-    records, as on compacted topics, was tried and lost single records in the
-    SIGKILL test: some missing heads are not refused acks, for a cause not found yet.
+    Every batch the consumer fetches is recorded (``_getmany``), records Faust then
+    drops included; :func:`streams.commit_rule.committable` commits up to the first
+    offset that is neither acked nor provably empty (compacted away, a transaction
+    marker). This replaces Faust's rule, which commits over one missing record at the
+    head of the acked offsets (any number from offset 0) and over the offsets its
+    gap tree recorded as jumped over, records fetched and then dropped by a
+    rebalance included. Where no committed offset is known (no commit and an
+    offset reset other than ``earliest``), Faust's rule stays.
     """
+    runs: dict[Any, FetchedRuns] = {}
+    getmany = consumer._getmany
     new_offset = consumer._new_offset
+    topics = consumer.app.topics
+
+    async def fetch(active_partitions: Any, timeout: float) -> Any:
+        records = await getmany(active_partitions=active_partitions, timeout=timeout)
+        for tp, batch in records.items():
+            if batch and topics.acks_enabled_for(tp.topic):
+                key = TP(tp.topic, tp.partition)
+                if key not in runs:
+                    runs[key] = FetchedRuns()
+                runs[key].add([r.offset for r in batch])
+        return records
 
     def checked(tp: Any) -> int | None:
-        acked = consumer._acked.get(tp)
         committed = consumer._committed_offset.get(tp)
-        if acked and committed is not None and min(acked) > committed:
-            if not compacted(tp.topic):
-                return None
-            head = min(acked)
-            if any(committed <= offset < head for offset in refused.get(tp, ())):
-                return None
-        offset = new_offset(tp)
-        if offset is not None and tp in refused:
-            refused[tp] = {o for o in refused[tp] if o >= offset}
+        acked = consumer._acked.get(tp)
+        if committed is None or not acked:
+            return new_offset(tp)
+        fetched = runs.setdefault(TP(tp.topic, tp.partition), FetchedRuns())
+        acked.sort()
+        offset = committable(fetched, committed, acked)
+        if offset is None:
+            return None
+        done = bisect_left(acked, offset)
+        consumer._acked_index[tp].difference_update(acked[:done])
+        del acked[:done]
+        gap = consumer._gap.get(tp)
+        if gap:
+            gap.chop(0, offset)
+        fetched.prune(offset)
         return offset
 
+    consumer._getmany = fetch  # type: ignore[method-assign]
     consumer._new_offset = checked  # type: ignore[method-assign]
+    return runs
 
 
 def complete_flush(buffer: ProducerBuffer) -> ProducerBuffer:
@@ -198,15 +210,15 @@ def complete_flush(buffer: ProducerBuffer) -> ProducerBuffer:
     return buffer
 
 
-def bounded_wait_empty(consumer: Consumer, timeout_s: float, refused: Refused) -> None:
+def bounded_wait_empty(consumer: Consumer, timeout_s: float) -> None:
     """Make ``consumer.wait_empty`` (at every stop and revocation) give up after ``timeout_s``.
 
     Faust clears the agents' input queues before it waits (``flow_control.clear()``),
     but the records dropped there stay in ``_unacked_messages``, so the wait can last
     forever (seen: a worker ignoring SIGTERM for 14 minutes, waiting for one insight
-    record no stream held). The records still unacknowledged then count as refused
-    acks, so no commit passes them (see :func:`contiguous_commits`, on compacted
-    topics too): they are read again after the seek that follows.
+    record no stream held). The records still unacknowledged were fetched and are
+    not acked, so no commit passes them (:func:`proven_commits`): they are read
+    again after the seek that follows.
     """
     wait_empty = consumer.wait_empty
 
@@ -216,8 +228,6 @@ def bounded_wait_empty(consumer: Consumer, timeout_s: float, refused: Refused) -
         if not done:
             # Faust's loop swallows cancellation: end it by its own condition instead
             stuck = len(consumer._unacked_messages)
-            for message in consumer._unacked_messages:
-                refused[message.tp].add(message.offset)
             consumer._unacked_messages.clear()
             notify(consumer._waiting_for_ack)
             WAIT_EMPTY_TIMEOUTS.inc()
@@ -235,14 +245,12 @@ def bounded_wait_empty(consumer: Consumer, timeout_s: float, refused: Refused) -
 class RapportApp(faust.App):
     """``faust.App`` whose consumer commits only what agents processed and flushed."""
 
-    compacted_topics: frozenset[str] = frozenset()
-    """Names of the compacted topics the app reads (set before the consumer starts)."""
     wait_empty_timeout_s: float = 30.0
     """How long a stop or a revocation waits for records in flight (set before start)."""
 
     def _new_consumer(self) -> Any:
         consumer = cast("Consumer", super()._new_consumer())
-        return guard(self, consumer, self.compacted_topics, self.wait_empty_timeout_s)
+        return guard(self, consumer, self.wait_empty_timeout_s)
 
     def _new_producer(self) -> Any:
         producer = cast("Producer", super()._new_producer())

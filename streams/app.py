@@ -83,7 +83,6 @@ def create_app(settings: Settings) -> Runtime:
     )
     topics: dict[str, faust.TopicT] = {}
     specs = topic_specs(settings)
-    app.compacted_topics = frozenset(spec.name for spec in specs if spec.compacted)
     for spec in specs:
         config = {"max.message.bytes": str(MAX_RECORD_BYTES)}
         if not spec.compacted:

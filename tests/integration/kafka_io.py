@@ -101,10 +101,19 @@ async def end_offsets(topic: str, count: int) -> dict[TopicPartition, int]:
     return ends
 
 
+async def current_ends(topic: str, read_s: float = 3.0) -> dict[TopicPartition, int]:
+    """The end offset of each non-empty partition of ``topic``, read for ``read_s``."""
+    ends: dict[TopicPartition, int] = {}
+    for r in await collect(topic, 10**9, timeout=read_s):
+        tp = TopicPartition(topic, r.partition)
+        ends[tp] = max(ends.get(tp, 0), r.offset + 1)
+    return ends
+
+
 async def wait_committed(
     group: str, ends: dict[TopicPartition, int], timeout: float = 30.0
 ) -> None:
-    """Poll until ``group`` committed ``ends`` (see :func:`end_offsets`).
+    """Poll until ``group`` committed ``ends`` or beyond (see :func:`end_offsets`).
 
     A worker killed before this holds no record of its work (neither its offsets nor
     the table changelog writes flushed before each commit), so it redoes it.
@@ -117,9 +126,7 @@ async def wait_committed(
         while behind and time.monotonic() < deadline:
             offsets = await admin.list_consumer_group_offsets(group, partitions=list(ends))
             behind = {
-                tp: end
-                for tp, end in ends.items()
-                if tp not in offsets or offsets[tp].offset != end
+                tp: end for tp, end in ends.items() if tp not in offsets or offsets[tp].offset < end
             }
             if behind:
                 await asyncio.sleep(0.25)

@@ -20,7 +20,7 @@ import pytest
 from sinks.columns import epoch_ms
 from streams.cli_jobs import source_records
 from tests.integration.conftest import Scope
-from tests.integration.kafka_io import produce
+from tests.integration.kafka_io import current_ends, produce, wait_committed
 from tests.integration.test_sink import (
     CHURN,
     FAST_REJOIN,
@@ -119,6 +119,10 @@ async def test_two_sigkills_mid_stream_lose_nothing_and_duplicate_nothing(
     third = start_worker(**FAST_REJOIN, **QUIET)
     got = await wait_counts(third, table_filters(scope), want, timeout=240)
     assert got == want, f"rows lost or doubled per table:\n{third.log_tail(30)}"
+    # and every record read is committed: consumer lag back to zero, none held back
+    for role in ("interactions", "events", "features", "insights", "drafted_replies", "dlq"):
+        ends = await current_ends(scope.topic(role))
+        await wait_committed(scope.env()["RAPPORT_APP_ID"], ends, timeout=60)
 
 
 def check_kpis(worker: WorkerProcess, events: list[Event], pub: dict[str, list[Event]]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from faust.types import TP
@@ -18,11 +19,10 @@ from streams.acks import REFUSED_ACKS, WAIT_EMPTY_TIMEOUTS, GuardedStream, Rappo
 TOPIC = "t-acks"
 
 
-def make_app(compacted: frozenset[str] = frozenset()) -> RapportApp:
+def make_app() -> RapportApp:
     app = RapportApp(
         "t-acks", broker="kafka://127.0.0.1:1", store="memory://", Stream=GuardedStream
     )
-    app.compacted_topics = compacted  # read when the consumer is created
     app.topics.acks_enabled_for = lambda topic: topic == TOPIC  # type: ignore[method-assign]
     app.consumer_generation_id = 7
     app.flow_control.resume()
@@ -43,6 +43,23 @@ def message(offset: int, generation: int) -> ConsumerMessage:
 
 def committable(app: RapportApp) -> int | None:
     return app.consumer._new_offset(TP(TOPIC, 0))  # type: ignore[attr-defined, no-any-return]
+
+
+async def fetch(app: RapportApp, offsets: list[int]) -> None:
+    """Run the consumer's fetch with the broker's thread answering ``offsets``."""
+    consumer = app.consumer
+
+    async def answer(active_partitions: object, timeout: float) -> dict[TP, list[Record]]:
+        return {TP(TOPIC, 0): [Record(o) for o in offsets]}
+
+    consumer._thread.getmany = answer  # type: ignore[attr-defined]
+    got = await consumer._getmany(active_partitions=None, timeout=0.1)  # type: ignore[attr-defined]
+    assert [r.offset for r in got[TP(TOPIC, 0)]] == offsets
+
+
+@dataclass
+class Record:
+    offset: int
 
 
 def test_processed_records_of_this_generation_are_committed(app: RapportApp) -> None:
@@ -99,17 +116,37 @@ def test_from_offset_zero_too(app: RapportApp) -> None:
     assert committable(app) is None
 
 
-def test_on_a_compacted_topic_only_a_refused_head_record_holds_the_commit() -> None:
-    app = make_app(compacted=frozenset({TOPIC}))
+async def test_offsets_never_fetched_below_a_fetched_one_are_passed(app: RapportApp) -> None:
+    """On a compacted topic offsets 3 and 7-8 hold no record: the commit passes them."""
     app.consumer._committed_offset[TP(TOPIC, 0)] = 3  # type: ignore[attr-defined]
-    assert app.consumer.ack(message(4, 7))  # offset 3 compacted away: Faust's rule commits
+    await fetch(app, [4, 5, 6, 9])
+    assert app.consumer.ack(message(4, 7))
     assert committable(app) == 5
     assert not app.consumer.ack(message(5, 6))  # skipped in an older generation: refused
     app.consumer._committed_offset[TP(TOPIC, 0)] = 5  # type: ignore[attr-defined]
-    assert app.consumer.ack(message(6, 7))
-    assert committable(app) is None  # 5 is read again before anything is committed
+    for offset in (6, 9):
+        assert app.consumer.ack(message(offset, 7))
+    assert committable(app) is None  # 5 was fetched and not processed: read again first
+    await fetch(app, [5, 6, 9])  # after the seek back
     assert app.consumer.ack(message(5, 7))
-    assert committable(app) == 7
+    assert committable(app) == 10
+
+
+async def test_records_fetched_then_dropped_hold_the_commit(app: RapportApp) -> None:
+    """Faust drops the rest of a fetched batch when a rebalance starts; its gap tree
+    then counts offsets it jumped over as done. Fetched and not acked holds here."""
+    tp = TP(TOPIC, 0)
+    app.consumer._committed_offset[tp] = 10  # type: ignore[attr-defined]
+    await fetch(app, list(range(10, 20)))
+    for offset in (10, 11, 15, 16):  # 12-14 and 17-19 dropped
+        assert app.consumer.ack(message(offset, 7))
+    await app.consumer._add_gap(tp, 12, 15)  # type: ignore[attr-defined]
+    assert committable(app) == 12
+    app.consumer._committed_offset[tp] = 12  # type: ignore[attr-defined]  # as the commit does
+    assert committable(app) is None  # nothing new is done
+    for offset in (12, 13, 14, 17, 18, 19):  # read again after the seek
+        assert app.consumer.ack(message(offset, 7))
+    assert committable(app) == 20
 
 
 async def test_a_stop_gives_up_waiting_for_records_no_stream_holds() -> None:
@@ -130,16 +167,17 @@ async def test_a_stop_gives_up_waiting_for_records_no_stream_holds() -> None:
     assert WAIT_EMPTY_TIMEOUTS._value.get() == before + 1
     assert not dropped.acked
     assert committable(app) is None  # never committed: read again by the next owner
-    # it counts as refused: on a compacted topic too, no commit passes over it
-    compacted = make_app(frozenset({TOPIC}))
-    compacted.wait_empty_timeout_s = 0.3
-    compacted.consumer.commit = commit  # type: ignore[method-assign]
-    compacted.consumer._committed_offset[TP(TOPIC, 0)] = 3  # type: ignore[attr-defined]
+    # on a compacted topic too, no commit passes over it: it was fetched, never acked
+    other = make_app()
+    other.wait_empty_timeout_s = 0.3
+    other.consumer.commit = commit  # type: ignore[method-assign]
+    other.consumer._committed_offset[TP(TOPIC, 0)] = 3  # type: ignore[attr-defined]
+    await fetch(other, [3, 4, 5])
     held = message(3, 7)  # the set is weak: the dropped record is still referenced
-    compacted.consumer._unacked_messages.add(held)  # type: ignore[attr-defined]
-    await asyncio.wait_for(compacted.consumer.wait_empty(), 5.0)
+    other.consumer._unacked_messages.add(held)  # type: ignore[attr-defined]
+    await asyncio.wait_for(other.consumer.wait_empty(), 5.0)
     for offset in (4, 5):
-        assert compacted.consumer.ack(message(offset, 7))
-    assert committable(compacted) is None
-    assert compacted.consumer.ack(message(3, 7))  # read again, processed: now it commits
-    assert committable(compacted) == 6
+        assert other.consumer.ack(message(offset, 7))
+    assert committable(other) is None
+    assert other.consumer.ack(message(3, 7))  # read again, processed: now it commits
+    assert committable(other) == 6
