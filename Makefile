@@ -3,6 +3,11 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# llama.cpp built for any x86-64 with AVX2, not for the build machine (GGML_NATIVE):
+# a native build on a CPU with AMX runs `ldtilecfg` and dies of a general protection
+# fault on the first completion where the kernel does not grant AMX state (seen here).
+# Built without pip's wheel cache, which may hold a native build of the same version.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: help setup run test lint bench stack-up stack-down stack-status clean
 
@@ -12,6 +17,8 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(BIN)/pip install -q --no-cache-dir "$$(grep -o 'llama-cpp-python\[server\][^"]*' pyproject.toml)"
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install -q -e '.[llm,dev]'
 	touch $(STAMP)
 
