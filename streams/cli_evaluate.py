@@ -23,6 +23,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.drafts:
         return _evaluate_drafts(args, settings)
+    if args.replayed_drafts:
+        return _evaluate_replayed_drafts(args, settings)
     datasets = DATASETS if args.datasets == "all" else tuple(args.datasets.split(","))
     calibration = [_calibration_us()]
     rows = evaluate(
@@ -79,6 +81,53 @@ def _evaluate_drafts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+REPLAYED_DRAFTS = """SELECT request_id, any(text) AS text, any(fallback) AS fallback,
+    any(length(flags) > 0) AS flagged, any(latency_ms) AS latency_ms
+FROM drafts WHERE startsWith(request_id, 'bitext-') GROUP BY request_id"""
+
+
+def _evaluate_replayed_drafts(args: argparse.Namespace, settings: Settings) -> int:
+    """Score the drafts the engine stored for replayed Bitext messages (``drafts`` table)."""
+    import orjson  # noqa: PLC0415
+
+    from agents.llm import evaluate_drafts as scoring  # noqa: PLC0415
+    from online_models.evaluate_data import locate  # noqa: PLC0415
+    from sinks.base import SinkError  # noqa: PLC0415
+    from streams.cli_sql import ask_worker, worker_url  # noqa: PLC0415
+
+    url = args.url or worker_url(settings)
+    try:
+        body = ask_worker(url, REPLAYED_DRAFTS, "json", settings.clickhouse_sql_timeout_s)
+    except SinkError as exc:
+        print(f"error: {exc}")
+        return 2
+    drafts = [
+        scoring.Drafted(
+            str(r["request_id"]),
+            str(r["text"]),
+            bool(r["fallback"]),
+            bool(r["flagged"]),
+            float(r["latency_ms"]),
+        )
+        for r in map(orjson.loads, body.splitlines())
+    ]
+    by_id, sim = scoring.bitext_by_message_id(locate("bitext", args.data_dir))
+    report, unmatched = scoring.score_replayed(drafts, by_id, sim)
+    print(
+        f"drafts the engine stored for replayed Bitext messages (worker at {url}): "
+        f"{len(drafts) - unmatched} scored, {unmatched} not Bitext rows"
+    )
+    print("\n".join(report.lines()))
+    for text, draft, reference in report.examples:
+        print(f"\n  customer:  {text}\n  draft:     {draft}\n  reference: {reference[:200]}")
+    if args.json:
+        path_out = Path(args.json)
+        path_out.parent.mkdir(parents=True, exist_ok=True)
+        path_out.write_text(json.dumps(report.__dict__, indent=2) + "\n")
+        print(f"wrote {path_out}")
+    return 0 if drafts else 1
+
+
 def _calibration_us() -> float:
     """Best of 5 timings of ``sum(range(10_000))``: how fast this machine runs Python
     right now, to compare timings taken under different loads or on other machines."""
@@ -115,6 +164,15 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         metavar="N",
         help="instead: draft N Bitext utterances with the LLM (RAPPORT_LLM_*) and score "
         "them against the reference responses",
+    )
+    evaluate.add_argument(
+        "--replayed-drafts",
+        action="store_true",
+        help="instead: score the drafts the running worker stored in ClickHouse for "
+        "replayed Bitext messages against their reference responses",
+    )
+    evaluate.add_argument(
+        "--url", default=None, help="with --replayed-drafts: the worker (default: from settings)"
     )
     evaluate.add_argument("--json", default=None, metavar="PATH", help="also write JSON here")
     handlers["evaluate"] = _cmd_evaluate

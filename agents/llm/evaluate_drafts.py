@@ -140,3 +140,50 @@ async def evaluate_drafts(
 
     await asyncio.gather(*(one(i, s) for i, s in enumerate(samples)))
     return report
+
+
+def bitext_by_message_id(path: Path) -> tuple[dict[str, Sample], Similarity]:
+    """Every Bitext row by the id its message gets in a replay (``bitext-{row}-message``,
+    as :func:`streams.replay.datasets.bitext_references`), and the similarity."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    samples = {
+        f"bitext-{i}-message": Sample(r["instruction"], r["intent"], r["response"])
+        for i, r in enumerate(rows)
+        if r.get("instruction") and r.get("response")
+    }
+    return samples, Similarity([s.reference for s in samples.values()])
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """A draft the engine stored for a replayed message (a row of the ``drafts`` table)."""
+
+    request_id: str
+    text: str
+    fallback: bool
+    flagged: bool
+    latency_ms: float
+
+
+def score_replayed(
+    drafts: Sequence[Drafted], by_id: dict[str, Sample], sim: Similarity
+) -> tuple[DraftReport, int]:
+    """Score the drafts of replayed Bitext messages; also returns how many drafts were
+    for messages that are not Bitext rows (other sources, engagement drafts)."""
+    matched = sorted((d for d in drafts if d.request_id in by_id), key=lambda d: d.request_id)
+    samples = [by_id[d.request_id] for d in matched]
+    report = DraftReport()
+    for i, (draft, sample) in enumerate(zip(matched, samples, strict=True)):
+        report.template.append(sim(fallback_text(sample.intent), sample.reference))
+        report.other_reference.append(sim(_other(samples, i), sample.reference))
+        report.latency_ms.append(draft.latency_ms)
+        report.flagged += draft.flagged
+        if draft.fallback:
+            report.fallbacks += 1
+            continue
+        report.llm.append(sim(draft.text, sample.reference))
+        report.llm_other.append(sim(draft.text, _other(samples, i)))
+        if len(report.examples) < 3:
+            report.examples.append((sample.text, draft.text, sample.reference))
+    return report, len(drafts) - len(matched)
