@@ -20,16 +20,11 @@ from streams.cli import main
 SLICE = 1500
 
 
-def _available() -> bool:
-    try:
-        for name in DATASETS:
-            data.locate(name, None)
-    except data.EvaluationError:
-        return False
-    return True
-
-
-needs_data = pytest.mark.skipif(not _available(), reason="evaluation CSV files not found")
+@pytest.fixture(scope="module", autouse=True)
+def datasets() -> None:
+    """Every dataset is required: a missing file fails these tests, it never skips them."""
+    for name in DATASETS:
+        data.locate(name, None)  # raises EvaluationError naming the file and the folders
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +36,6 @@ def _row(rows: list[Row], model: str, dataset: str, method: str) -> Row:
     return next(r for r in rows if (r.model, r.dataset, r.method) == (model, dataset, method))
 
 
-@needs_data
 @pytest.mark.parametrize(
     ("model", "dataset"),
     [("sentiment", "tweets"), ("intent", "bitext"), ("intent", "banking77")],
@@ -60,7 +54,6 @@ def test_text_models_beat_the_majority_class(rows: list[Row], model: str, datase
     assert streamed.notes["abstained"] == 1  # only the very first message: nothing learnt yet
 
 
-@needs_data
 def test_sentiment_has_a_lexicon_baseline_and_a_char_gram_variant(rows: list[Row]) -> None:
     vader = _row(rows, "sentiment", "tweets", "VADER lexicon")
     assert 0.0 < vader.holdout["accuracy"] < 1.0
@@ -71,7 +64,6 @@ def test_sentiment_has_a_lexicon_baseline_and_a_char_gram_variant(rows: list[Row
     )
 
 
-@needs_data
 def test_churn_ranks_better_than_chance_and_is_audited(rows: list[Row]) -> None:
     streamed = _row(rows, "churn", "telco", STREAMED)
     batch = _row(rows, "churn", "telco", "batch one-hot + scaling + LogReg")
@@ -82,7 +74,6 @@ def test_churn_ranks_better_than_chance_and_is_audited(rows: list[Row]) -> None:
     assert {"gender=Female", "gender=Male", "SeniorCitizen=0", "SeniorCitizen=1"} <= set(groups)
 
 
-@needs_data
 def test_label_free_models_do_their_task(rows: list[Row]) -> None:
     segment = _row(rows, "segment", "telco", STREAMED)
     anomaly = _row(rows, "anomaly", "telco+outliers", STREAMED)
@@ -93,7 +84,6 @@ def test_label_free_models_do_their_task(rows: list[Row]) -> None:
     assert reco.prequential["hit_at_3"] > reco.prequential["popularity_hit_at_3"]
 
 
-@needs_data
 def test_warm_start_rows_are_labelled_apart() -> None:
     found = evaluate(datasets=["telco"], limit=400, warm_passes=2)
     methods = [r.method for r in found if r.model == "churn"]
@@ -103,7 +93,6 @@ def test_warm_start_rows_are_labelled_apart() -> None:
     assert warm.us_per_event is None
 
 
-@needs_data
 def test_cli_prints_the_table_and_writes_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
