@@ -24,7 +24,7 @@ evicted) and dropped by :meth:`PartitionModels.forget` (erasure):
 >>> sorted(models.models), models.version, models.offset
 (['anomaly', 'churn', 'intent', 'reco', 'segment', 'sentiment'], 0, -1)
 >>> sorted(models.monitors)
-['churn', 'intent', 'sentiment']
+['churn', 'intent', 'reco', 'sentiment']
 >>> models.remember_text("c1", "e1", "chat", "where is my card")
 >>> models.text_of("c1", "e1"), models.forget("c1"), models.text_of("c1", "e1")
 (('chat', 'where is my card'), 1, None)
@@ -119,6 +119,7 @@ class PartitionModels(OnlineModel):
             "sentiment": Monitor("label", max_segments=MAX_SEGMENTS),
             "intent": Monitor("label", max_segments=MAX_SEGMENTS),
             "churn": Monitor("probability", max_segments=MAX_SEGMENTS),
+            "reco": Monitor("label", max_segments=MAX_SEGMENTS),  # hit or miss at k
         }
         horizon = timedelta(seconds=config.churn_horizon_s)
         self.join = DelayedLabelJoin(horizon, max_pending=config.max_customers)
@@ -131,6 +132,8 @@ class PartitionModels(OnlineModel):
         self.__dict__.update(state)
         if "outcomes" not in state:  # a checkpoint written before outcomes were kept
             self.outcomes = Recent(self.config.max_customers)
+        if "reco" not in self.monitors:  # a checkpoint written before reco was monitored
+            self.monitors["reco"] = Monitor("label", max_segments=MAX_SEGMENTS)
 
     # --- the OnlineModel protocol (the set itself predicts nothing)
     def predict_one(self, x: Features) -> Prediction:

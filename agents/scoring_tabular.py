@@ -34,6 +34,7 @@ from agents import scoring_metrics as sm
 from agents.scoring_inputs import behaviour, churn_inputs, subscription_fields
 from agents.scoring_publish import PublishRule, insight
 from agents.scoring_turn import Turn
+from online_models.base import OnlineModel
 from online_models.delayed import Labelled
 from schemas.events import CartChange, Event, Order, PageView, Subscription
 
@@ -128,6 +129,8 @@ def reco(turn: Turn, event: Event) -> None:
         return
     model = turn.models.models["reco"]
     cid = event.customer_id
+    if turn.learn and kind == "order":
+        _monitor_hits(turn, model, cid, _products(event))
     if turn.learn:
         for product in _products(event):
             model.learn_one({"customer_id": cid, "product_id": product, "kind": kind})
@@ -138,6 +141,20 @@ def reco(turn: Turn, event: Event) -> None:
         sm.ABSTAINED.labels("reco").inc()
         return
     turn.publish(insight(event, "reco", model.version, found, turn.now))
+
+
+def _monitor_hits(turn: Turn, model: OnlineModel, customer_id: str, bought: list[str]) -> None:
+    """The reco error stream: was an ordered product in the top-k before the order?
+
+    Prequential like the labelled models (predict, then learn): ``hit`` or ``miss`` into
+    the ``reco`` monitor (accuracy = hit rate at k, ADWIN on the misses).
+    """
+    before = model.predict_one({"customer_id": customer_id})
+    if before.value is None or not bought:
+        return
+    top = set(before.explanation.get("items", ()))
+    outcome = "hit" if top.intersection(bought) else "miss"
+    turn.monitor("reco", "hit", outcome, segment=str(before.explanation.get("source", "")))
 
 
 def _products(event: Event) -> list[str]:

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import orjson
+import pytest
 
 from agents.scoring_state import ModelConfig
 from agents.scoring_turn import Turn
@@ -146,6 +147,26 @@ def test_reco_publishes_top_k_on_orders_and_cart_adds() -> None:
     assert reco[0].prediction == "stove" and reco[0].explanation["items"][0] == "stove"
     views = pipe.feed(event("page_view", "v1", "c", 11, url="/p/x", product_id="lamp"))
     assert "reco" not in {i.model for i in views}
+
+
+def test_reco_is_scored_on_the_next_order_hit_or_miss_at_k() -> None:
+    """Prequential: each order is first checked against the top-k recommended before it
+    (a hit if any ordered product was in it), then learnt from; ADWIN watches misses."""
+    pipe = Pipeline()
+    item = {"quantity": 1, "unit_price": 5.0}
+
+    def order(k: int, customer: str, *products: str) -> None:
+        items = [{"product_id": p, **item} for p in products]
+        body = {"order_id": f"o{k}", "items": items, "amount": 5.0, "currency": "EUR"}
+        pipe.feed(event("order", f"o{k}", customer, k, **body))
+
+    order(0, "a", "tent", "stove")  # nothing learnt yet: no prediction, not scored
+    order(1, "b", "tent")  # popularity top-k holds tent: a hit
+    order(2, "b", "stove")  # co-occurrence with b's tent: stove recommended, a hit
+    order(3, "c", "lamp")  # popularity says tent and stove: a miss
+    monitor = pipe.scorer.sets[0].monitors["reco"]
+    assert monitor.n == 3
+    assert monitor.report()["accuracy"] == pytest.approx(2 / 3)
 
 
 def test_erasure_forgets_the_customer_in_every_model_and_cache() -> None:
