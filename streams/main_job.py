@@ -196,7 +196,7 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):
             view.metrics = scrape(settings.web_port)  # the final count, not the last poll's
         flowed = print_flow(console, view.metrics, produced, rate)
-        print_answers(console, settings, drafts_wait_s=60.0)
+        print_answers(console, settings, drafts_wait_s=150.0)
     finally:
         stop.set()
         if view.tail is not None:
