@@ -9,7 +9,17 @@ processed yet, or one Faust dropped during a rebalance (read again after the see
 that follows).
 
 :func:`committable` commits up to the first offset that is neither acked nor such a
-hole. Faust's own rule (a run of acks, with its gap tree of offsets it jumped over
+hole.
+
+What was fetched is kept per partition for the life of the process (pruned below each
+commit), across revocations: a fetch still in flight at a revocation or a seek may
+land afterwards, and forgetting the offsets fetched before it would turn the records
+between the committed offset and that late batch into "holes". This relies on a
+group's committed offsets only moving forward while the process runs: Kafka resets a
+group's offsets only when it has no active members, so workers restart (and start
+with nothing fetched) after such a reset.
+
+Faust's own rule (a run of acks, with its gap tree of offsets it jumped over
 taken as acked) also passes records fetched and then dropped, which lost records
 after SIGKILLs and rebalances (see :mod:`streams.acks`).
 
