@@ -106,7 +106,9 @@ def check_metrics(found: list[Insight]) -> None:
         assert x["examples"] > 0 and set(x["overall"]) >= {"accuracy"}, insight.insight_id
         assert 0.0 <= x["overall"]["accuracy"] <= 1.0, insight.insight_id
         assert x["by_segment"], insight.insight_id
-        if insight.model != "metrics_churn":
+        if insight.model == "metrics_reco":  # hit or miss at k, by recommendation source
+            assert set(x["by_segment"]) <= {"co-occurrence", "popularity"}, x["by_segment"]
+        elif insight.model != "metrics_churn":
             assert set(x["by_segment"]) <= {
                 "chat",
                 "email",
