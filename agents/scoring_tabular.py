@@ -129,10 +129,11 @@ def reco(turn: Turn, event: Event) -> None:
         return
     model = turn.models.models["reco"]
     cid = event.customer_id
-    if turn.learn and kind == "order":
-        _monitor_hits(turn, model, cid, _products(event))
+    products = _products(event)
+    if turn.learn and kind == "order" and products:
+        _monitor_hits(turn, model, cid, products)
     if turn.learn:
-        for product in _products(event):
+        for product in products:
             model.learn_one({"customer_id": cid, "product_id": product, "kind": kind})
     if kind == "view":
         return
@@ -150,7 +151,7 @@ def _monitor_hits(turn: Turn, model: OnlineModel, customer_id: str, bought: list
     the ``reco`` monitor (accuracy = hit rate at k, ADWIN on the misses).
     """
     before = model.predict_one({"customer_id": customer_id})
-    if before.value is None or not bought:
+    if before.value is None:
         return
     top = set(before.explanation.get("items", ()))
     outcome = "hit" if top.intersection(bought) else "miss"

@@ -43,7 +43,7 @@ import faust
 from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import Consumer
 from faust.transport.producer import Producer, ProducerBuffer
-from faust.types import TP, AppT, Message
+from faust.types import AppT, Message
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 from prometheus_client import Counter
@@ -148,7 +148,7 @@ def rewind_uncommitted(app: AppT, consumer: Consumer) -> None:
     consumer.seek_to_committed = seek  # type: ignore[method-assign]
 
 
-def proven_commits(consumer: Consumer) -> dict[Any, FetchedRuns]:
+def proven_commits(consumer: Consumer) -> None:
     """Commit only offsets proven done: acked, or never fetched below a fetched one.
 
     Every batch the consumer fetches is recorded (``_getmany``), records Faust then
@@ -169,10 +169,11 @@ def proven_commits(consumer: Consumer) -> dict[Any, FetchedRuns]:
         records = await getmany(active_partitions=active_partitions, timeout=timeout)
         for tp, batch in records.items():
             if batch and topics.acks_enabled_for(tp.topic):
-                key = TP(tp.topic, tp.partition)
-                if key not in runs:
-                    runs[key] = FetchedRuns()
-                runs[key].add([r.offset for r in batch])
+                # aiokafka's and Faust's partition tuples are equal: one key for both
+                fetched = runs.get(tp)
+                if fetched is None:
+                    fetched = runs[tp] = FetchedRuns()
+                fetched.add([r.offset for r in batch])
         return records
 
     def checked(tp: Any) -> int | None:
@@ -180,7 +181,7 @@ def proven_commits(consumer: Consumer) -> dict[Any, FetchedRuns]:
         acked = consumer._acked.get(tp)
         if committed is None or not acked:
             return new_offset(tp)
-        fetched = runs.setdefault(TP(tp.topic, tp.partition), FetchedRuns())
+        fetched = runs.get(tp) or FetchedRuns()
         acked.sort()
         offset = committable(fetched, committed, acked)
         if offset is None:
@@ -196,7 +197,6 @@ def proven_commits(consumer: Consumer) -> dict[Any, FetchedRuns]:
 
     consumer._getmany = fetch  # type: ignore[method-assign]
     consumer._new_offset = checked  # type: ignore[method-assign]
-    return runs
 
 
 def complete_flush(buffer: ProducerBuffer) -> ProducerBuffer:

@@ -10,9 +10,12 @@ import timeit
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from agents.llm.evaluate_drafts import DraftReport
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -70,14 +73,7 @@ def _evaluate_drafts(args: argparse.Namespace, settings: Settings) -> int:
         f"at {settings.llm_base_url} ({settings.drafting_style} style)"
     )
     report = asyncio.run(evaluate_drafts(build_drafter(settings), samples, sim))
-    print("\n".join(report.lines()))
-    for text, draft, reference in report.examples:
-        print(f"\n  customer:  {text}\n  draft:     {draft}\n  reference: {reference[:200]}")
-    if args.json:
-        path_out = Path(args.json)
-        path_out.parent.mkdir(parents=True, exist_ok=True)
-        path_out.write_text(json.dumps(report.__dict__, indent=2) + "\n")
-        print(f"wrote {path_out}")
+    _print_report(report, args.json)
     return 0
 
 
@@ -117,15 +113,20 @@ def _evaluate_replayed_drafts(args: argparse.Namespace, settings: Settings) -> i
         f"drafts the engine stored for replayed Bitext messages (worker at {url}): "
         f"{len(drafts) - unmatched} scored, {unmatched} not Bitext rows"
     )
+    _print_report(report, args.json)
+    return 0 if drafts else 1
+
+
+def _print_report(report: DraftReport, json_path: str | None) -> None:
+    """The drafts' scores, three examples, and the JSON file when asked."""
     print("\n".join(report.lines()))
     for text, draft, reference in report.examples:
         print(f"\n  customer:  {text}\n  draft:     {draft}\n  reference: {reference[:200]}")
-    if args.json:
-        path_out = Path(args.json)
-        path_out.parent.mkdir(parents=True, exist_ok=True)
-        path_out.write_text(json.dumps(report.__dict__, indent=2) + "\n")
-        print(f"wrote {path_out}")
-    return 0 if drafts else 1
+    if json_path:
+        out = Path(json_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report.__dict__, indent=2) + "\n")
+        print(f"wrote {out}")
 
 
 def _calibration_us() -> float:

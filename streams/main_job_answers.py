@@ -33,29 +33,30 @@ machine starves the local LLM at first: its calls time out and the breaker opens
 TIMEOUT_S: Final = 30.0
 
 
-Table = Literal["insights", "drafts", "drafts WHERE NOT fallback"]
+Rows = Literal["insights", "drafts", "drafts WHERE NOT fallback"]
+"""What ``wait_for_rows`` counts: a table, or a table and a filter (fixed strings)."""
 
 
-def _count(url: str, table: Table) -> int:
-    query = f"SELECT count() AS n FROM {table}"  # noqa: S608 - a fixed table and filter
+def _count(url: str, rows: Rows) -> int:
+    query = f"SELECT count() AS n FROM {rows}"  # noqa: S608 - fixed strings
     answer = ask_worker(url, query, "json", TIMEOUT_S)
     first = answer.decode().splitlines()[0] if answer.strip() else "{}"
     return int(json.loads(first).get("n", 0))
 
 
-def wait_for_rows(url: str, table: Table, wait_s: float) -> int:
-    """Rows in ``table`` once there are some, or after ``wait_s`` seconds."""
+def wait_for_rows(url: str, rows: Rows, wait_s: float) -> int:
+    """The count of ``rows`` once there are some, or after ``wait_s`` seconds."""
     deadline = time.monotonic() + wait_s
-    rows = 0
+    n = 0
     while time.monotonic() < deadline:
         try:
-            rows = _count(url, table)
+            n = _count(url, rows)
         except SinkError:
-            rows = 0
-        if rows:
-            return rows
+            n = 0
+        if n:
+            return n
         time.sleep(1.0)
-    return rows
+    return n
 
 
 def print_answers(console: Console, settings: Settings, *, drafts_wait_s: float) -> None:

@@ -21,7 +21,6 @@ the drafts' similarity to their own reference against another intent's.
 from __future__ import annotations
 
 import asyncio
-import csv
 import math
 import re
 import statistics
@@ -34,6 +33,7 @@ from typing import Final
 
 from agents.llm.drafter import Drafter, Request
 from agents.llm.templates import fallback_text
+from streams.replay.datasets import bitext_messages
 
 WORD: Final = re.compile(r"[a-z][a-z']+")
 
@@ -65,6 +65,17 @@ class Sample:
     text: str
     intent: str
     reference: str
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """One draft to score: from the drafter, or a row of the ``drafts`` table."""
+
+    request_id: str
+    text: str
+    fallback: bool
+    flagged: bool
+    latency_ms: float
 
 
 @dataclass
@@ -100,11 +111,9 @@ class DraftReport:
 
 def bitext_samples(path: Path, n: int, seed: int) -> tuple[list[Sample], Similarity]:
     """``n`` seeded rows of the Bitext CSV, and the similarity fitted on all responses."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r.get("instruction") and r.get("response")]
-    picked = Random(seed).sample(rows, min(n, len(rows)))
-    samples = [Sample(r["instruction"], r["intent"], r["response"]) for r in picked]
-    return samples, Similarity([r["response"] for r in rows])
+    by_id, sim = bitext_by_message_id(path)
+    rows = list(by_id.values())
+    return Random(seed).sample(rows, min(n, len(rows))), sim
 
 
 def _other(samples: Sequence[Sample], i: int) -> str:
@@ -126,44 +135,22 @@ async def evaluate_drafts(
         async with gate:
             req = Request(request_id=f"eval-{i}", message=sample.text, intent=sample.intent)
             out = await drafter.draft(req)
-        report.template.append(sim(fallback_text(req.intent), sample.reference))
-        report.other_reference.append(sim(_other(samples, i), sample.reference))
-        report.latency_ms.append(out.latency_ms)
-        report.flagged += bool(out.flags)
-        if out.fallback:
-            report.fallbacks += 1
-        else:
-            report.llm.append(sim(out.text, sample.reference))
-            report.llm_other.append(sim(out.text, _other(samples, i)))
-            if len(report.examples) < 3:
-                report.examples.append((sample.text, out.text, sample.reference))
+        drafted = Drafted(req.request_id, out.text, out.fallback, bool(out.flags), out.latency_ms)
+        _score(report, sim, samples, i, drafted)
 
     await asyncio.gather(*(one(i, s) for i, s in enumerate(samples)))
     return report
 
 
 def bitext_by_message_id(path: Path) -> tuple[dict[str, Sample], Similarity]:
-    """Every Bitext row by the id its message gets in a replay (``bitext-{row}-message``,
-    as :func:`streams.replay.datasets.bitext_references`), and the similarity."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    """Every Bitext row with a reference by its message's event id in a replay, and the
+    similarity fitted on those references (as :func:`bitext_samples`)."""
     samples = {
-        f"bitext-{i}-message": Sample(r["instruction"], r["intent"], r["response"])
-        for i, r in enumerate(rows)
-        if r.get("instruction") and r.get("response")
+        event_id: Sample(r["instruction"], r["intent"], r["response"])
+        for event_id, r in bitext_messages(path).items()
+        if r["instruction"] and r["response"]
     }
     return samples, Similarity([s.reference for s in samples.values()])
-
-
-@dataclass(frozen=True)
-class Drafted:
-    """A draft the engine stored for a replayed message (a row of the ``drafts`` table)."""
-
-    request_id: str
-    text: str
-    fallback: bool
-    flagged: bool
-    latency_ms: float
 
 
 def score_replayed(
@@ -174,16 +161,24 @@ def score_replayed(
     matched = sorted((d for d in drafts if d.request_id in by_id), key=lambda d: d.request_id)
     samples = [by_id[d.request_id] for d in matched]
     report = DraftReport()
-    for i, (draft, sample) in enumerate(zip(matched, samples, strict=True)):
-        report.template.append(sim(fallback_text(sample.intent), sample.reference))
-        report.other_reference.append(sim(_other(samples, i), sample.reference))
-        report.latency_ms.append(draft.latency_ms)
-        report.flagged += draft.flagged
-        if draft.fallback:
-            report.fallbacks += 1
-            continue
-        report.llm.append(sim(draft.text, sample.reference))
-        report.llm_other.append(sim(draft.text, _other(samples, i)))
-        if len(report.examples) < 3:
-            report.examples.append((sample.text, draft.text, sample.reference))
+    for i, draft in enumerate(matched):
+        _score(report, sim, samples, i, draft)
     return report, len(drafts) - len(matched)
+
+
+def _score(
+    report: DraftReport, sim: Similarity, samples: Sequence[Sample], i: int, draft: Drafted
+) -> None:
+    """Add the draft of ``samples[i]`` and that sample's baselines to ``report``."""
+    sample = samples[i]
+    report.template.append(sim(fallback_text(sample.intent), sample.reference))
+    report.other_reference.append(sim(_other(samples, i), sample.reference))
+    report.latency_ms.append(draft.latency_ms)
+    report.flagged += draft.flagged
+    if draft.fallback:
+        report.fallbacks += 1
+        return
+    report.llm.append(sim(draft.text, sample.reference))
+    report.llm_other.append(sim(draft.text, _other(samples, i)))
+    if len(report.examples) < 3:
+        report.examples.append((sample.text, draft.text, sample.reference))

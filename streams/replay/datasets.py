@@ -175,10 +175,16 @@ def bitext(
     return _utterances("bitext", pairs, seed=seed, limit=limit, start=first)
 
 
+def bitext_messages(path: Path | str | None = None) -> dict[str, dict[str, str]]:
+    """Every Bitext row (``instruction``, ``intent``, ``response``) by the event id its
+    message gets in a replay (to score the drafts of a replay)."""
+    rows = read_rows(resolve(path, BITEXT_PATH), ("instruction", "intent", "response"))
+    return {f"bitext-{row}-message": fields for row, fields in enumerate(rows)}
+
+
 def bitext_references(path: Path | str | None = None) -> dict[str, str]:
     """The reference agent ``response`` per Bitext message event id (to score drafts)."""
-    rows = read_rows(resolve(path, BITEXT_PATH), ("instruction", "response"))
-    return {f"bitext-{row}-message": fields["response"] for row, fields in enumerate(rows)}
+    return {event_id: row["response"] for event_id, row in bitext_messages(path).items()}
 
 
 def banking77(

@@ -94,17 +94,17 @@ async def end_offsets(topic: str, count: int) -> dict[TopicPartition, int]:
     """The end offset of each partition of ``topic``, once it holds ``count`` records."""
     records = await collect(topic, count, timeout=30)
     assert len(records) >= count, f"{topic}: {len(records)} of {count} records"
-    ends: dict[TopicPartition, int] = {}
-    for r in records:
-        tp = TopicPartition(topic, r.partition)
-        ends[tp] = max(ends.get(tp, 0), r.offset + 1)
-    return ends
+    return _ends(topic, records)
 
 
 async def current_ends(topic: str, read_s: float = 3.0) -> dict[TopicPartition, int]:
     """The end offset of each non-empty partition of ``topic``, read for ``read_s``."""
+    return _ends(topic, await collect(topic, 10**9, timeout=read_s))
+
+
+def _ends(topic: str, records: list[Record]) -> dict[TopicPartition, int]:
     ends: dict[TopicPartition, int] = {}
-    for r in await collect(topic, 10**9, timeout=read_s):
+    for r in records:
         tp = TopicPartition(topic, r.partition)
         ends[tp] = max(ends.get(tp, 0), r.offset + 1)
     return ends
