@@ -6,8 +6,9 @@ event is current (Faust table writes must happen then). Per event, in order:
 
 1. ``erasure``: every model of the partition forgets the customer, its pending
    churn hold, recent texts, subscription and publication state go; nothing else;
-2. the partition's event-time watermark advances and churn holds past their
-   horizon close as retained (``agents.scoring_tabular``);
+2. the partition's event-time watermark advances; churn holds closed after the set's
+   checkpoint (see :meth:`Scorer.adopt`) are relearnt, and holds past their horizon
+   close as retained (``agents.scoring_tabular``);
 3. the event's own models: inbound messages, labels, ratings and reviewers' draft
    feedback (``agents.scoring_text``), subscriptions (outcomes close churn holds);
 4. churn, segment and anomaly on every event that changes features, and reco on
@@ -34,7 +35,7 @@ ids, but not learnt from.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
 
 from agents import scoring_tabular as tabular
@@ -45,6 +46,7 @@ from agents.scoring_turn import FeatureSource, Turn
 from features.definitions import Rules, Vector
 from features.engine import FeatureEngine
 from features.vector import vector
+from online_models.delayed import by_partition
 from schemas.events import AgentLabel, DraftFeedback, Event, Message, Rating, Subscription
 from schemas.published import Insight
 
@@ -72,24 +74,58 @@ class EngineFeatures:
 
 
 class Scorer:
-    """Model sets by partition, and the per-event steps of the module docstring."""
+    """Model sets by partition, and the per-event steps of the module docstring.
 
-    def __init__(self, config: ModelConfig, features: FeatureSource, clock: Clock = _now) -> None:
+    ``holds`` is where the churn join keeps its holds (the ``churn-holds`` table in a
+    worker); a set joins it in :meth:`adopt`, which reads the entries of its partition
+    from one pass over ``holds`` shared by every partition adopted until :meth:`rescan`
+    (a rebalance or a recovery changed what the table holds).
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        features: FeatureSource,
+        clock: Clock = _now,
+        holds: MutableMapping[str, bytes] | None = None,
+    ) -> None:
         self.config = config
         self.features = features
         self.clock = clock
+        self.holds: MutableMapping[str, bytes] = {} if holds is None else holds
         self.rule = PublishRule(config.publish_every, config.churn_min_change)
         self.lateness = timedelta(seconds=config.lateness_s)
         self.sets: dict[int, PartitionModels] = {}
+        self._scan: dict[int, list[tuple[str, bytes]]] | None = None
 
     def fresh(self, partition: int) -> PartitionModels:
+        """A new set, not yet attached to the holds (see :meth:`adopt`)."""
         return PartitionModels(partition, self.config)
+
+    def adopt(self, models: PartitionModels) -> PartitionModels:
+        """Make ``models`` (fresh or restored) its partition's set, its churn join
+        attached to the holds; holds closed after the set's ``offset`` are relearnt on
+        the next event it learns from."""
+        if self._scan is None:
+            self._scan = by_partition(self.holds)
+            unreadable = self._scan.pop(-1, [])
+            if unreadable:
+                log.error("scoring: %d unreadable churn holds skipped", len(unreadable))
+        entries = self._scan.pop(models.partition, [])
+        models.join.attach(self.holds, learnt_offset=models.offset, entries=entries)
+        self.sets[models.partition] = models
+        return models
+
+    def rescan(self) -> None:
+        """The holds changed under the scorer (a rebalance, a recovery): the next
+        :meth:`adopt` reads them again."""
+        self._scan = None
 
     def models(self, partition: int) -> PartitionModels:
         """The partition's set (fresh if none was restored)."""
         found = self.sets.get(partition)
         if found is None:
-            found = self.sets[partition] = self.fresh(partition)
+            found = self.adopt(self.fresh(partition))
         return found
 
     def score(self, event: Event, partition: int, offset: int) -> list[Insight]:
@@ -104,7 +140,9 @@ class Scorer:
         turn = Turn(event, models, learn, self.clock(), self.features)
         watermark = models.advance(event.occurred_at)
         if learn:
-            for closed in models.join.expire(watermark - self.lateness):
+            for closed in models.join.take_redo():
+                tabular.learn_churn(turn, closed)
+            for closed in models.join.expire(watermark - self.lateness, offset=offset):
                 tabular.learn_churn(turn, closed)
         self._own_models(turn, event)
         if event.type in tabular.BEHAVIOUR_EVENTS:

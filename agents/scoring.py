@@ -22,6 +22,12 @@ the rebalance completes, and every set at shutdown (after the consumer stopped).
 crash loses at most one interval of learning: the redelivered events since the last
 commit are scored again (same insight ids), those since the checkpoint are learnt.
 
+**Churn holds** live in the ``churn-holds`` table (changelog-backed, co-partitioned
+with ``events``, written while the event is processed), not in the checkpoint: a
+restored set's join is attached to it (:meth:`agents.scorer.Scorer.adopt`), keeps
+every hold opened before the crash and relearns the outcomes closed after its
+checkpoint (:mod:`online_models.delayed`).
+
 Insights are sent without waiting for the broker's ack (Faust flushes the producer
 before it commits offsets). Nothing escapes: a failure is logged and counted
 (``rapport_scoring_errors_total``) and the event's features stay applied.
@@ -53,6 +59,8 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 AGENT: Final = "scoring"
+HOLDS: Final = "churn-holds"
+"""The churn delayed-label join's table (customer id -> encoded hold)."""
 SCORED: Final = frozenset({"applied", "late", "replayed", "erasure"})
 """Feature outcomes the scorer sees (duplicates and refused events are not scored)."""
 TICK_S: Final = 5.0
@@ -74,11 +82,12 @@ def config_of(settings: Settings) -> ModelConfig:
 class ScoringAgent:
     """Scorer, checkpoints and the insights producer of one worker."""
 
-    def __init__(self, runtime: Runtime, features: FeatureAgent) -> None:
+    def __init__(self, runtime: Runtime, features: FeatureAgent, holds: Any) -> None:
         settings = runtime.settings
         self.app = runtime.app
         self.insights_name = settings.topic_name("insights")
-        self.scorer = Scorer(config_of(settings), EngineFeatures(features.engine, features.rules))
+        source = EngineFeatures(features.engine, features.rules)
+        self.scorer = Scorer(config_of(settings), source, holds=holds)
         self.store = ModelStore(settings.redis_url.get_secret_value(), settings.redis_key_prefix)
         key = settings.models_checkpoint_key.get_secret_value().encode()
         self.checkpoints = Checkpoints(self.store, key, self.scorer.fresh)
@@ -96,7 +105,7 @@ class ScoringAgent:
         self._in.inc()
         try:
             if partition not in self.scorer.sets:
-                self.scorer.sets[partition] = await self.checkpoints.restore(partition)
+                self.scorer.adopt(await self.checkpoints.restore(partition))
             started = time.perf_counter()
             insights = self.scorer.score(event, partition, offset)
             for insight in insights:
@@ -144,6 +153,7 @@ class ScoringAgent:
                     self.checkpoints.forget(partition)
 
     async def revoked(self, partitions: set[int]) -> None:
+        self.scorer.rescan()
         await self.save(partitions, drop=True)
         self.reporter.forget(partitions)
         for partition in partitions:
@@ -173,9 +183,17 @@ def export(models: PartitionModels) -> None:
 
 def register(runtime: Runtime, features: FeatureAgent) -> ScoringAgent:
     """Hook the scorer into the feature agent; timer, revocation and shutdown handlers."""
-    app = runtime.app
-    agent = ScoringAgent(runtime, features)
+    app, settings = runtime.app, runtime.settings
+    holds = app.Table(
+        HOLDS, key_type=str, value_type=bytes, default=None, partitions=settings.topic_partitions
+    )
+    agent = ScoringAgent(runtime, features, holds)
     features.on_applied = agent.on_event
+
+    async def _recovered() -> None:
+        agent.scorer.rescan()
+
+    holds.on_recover(_recovered)
 
     async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         revoked = args[0] if args else kwargs.get("revoked", set())
@@ -202,7 +220,5 @@ def register(runtime: Runtime, features: FeatureAgent) -> ScoringAgent:
 
     app.on_partitions_revoked.connect(_revoked)
     app.on_before_shutdown.connect(_shutdown)
-    app.timer(min(TICK_S, runtime.settings.models_checkpoint_interval_s), name="scoring-tick")(
-        scoring_tick
-    )
+    app.timer(min(TICK_S, settings.models_checkpoint_interval_s), name="scoring-tick")(scoring_tick)
     return agent

@@ -1,13 +1,15 @@
-"""One partition's model set: the models, their monitors, the churn join and the
-customer-side caches the scorer needs, checkpointed together as one signed snapshot.
+"""One partition's model set: the models, their monitors, the churn join's index and
+the customer-side caches the scorer needs, checkpointed together as one signed snapshot.
 
 A customer's events all land in one partition of ``events``, so one set per partition
 sees whole customer histories and moves with its partition on a rebalance. The set
 is an :class:`~online_models.base.OnlineModel` only so that
-:class:`~online_models.checkpoint.Checkpointer` can sign it as one blob (models,
-churn join and caches stay consistent with each other); its ``version`` counts the
-events it learnt from and ``offset`` is the last of them (a redelivered event at or
-below it is scored again but not learnt twice).
+:class:`~online_models.checkpoint.Checkpointer` can sign it as one blob (models and
+caches stay consistent with each other); its ``version`` counts the events it learnt
+from and ``offset`` is the last of them (a redelivered event at or below it is scored
+again but not learnt twice). The churn holds themselves live in the ``churn-holds``
+table (:mod:`online_models.delayed`): the set's join is attached to it after a restore
+and relearns the holds closed after ``offset``.
 
 Per-customer caches, each bounded to ``max_customers`` (least recently active
 evicted) and dropped by :meth:`PartitionModels.forget` (erasure):
@@ -122,7 +124,9 @@ class PartitionModels(OnlineModel):
             "reco": Monitor("label", max_segments=MAX_SEGMENTS),  # hit or miss at k
         }
         horizon = timedelta(seconds=config.churn_horizon_s)
-        self.join = DelayedLabelJoin(horizon, max_pending=config.max_customers)
+        self.join = DelayedLabelJoin(
+            horizon, max_pending=config.max_customers, partition=partition, positional=BEHAVIOUR
+        )
         self.texts: Recent[deque[tuple[str, str, str]]] = Recent(config.max_customers)
         self.subscriptions: Recent[dict[str, Any]] = Recent(config.max_customers)
         self.outcomes: Recent[str] = Recent(config.max_customers)
@@ -134,6 +138,8 @@ class PartitionModels(OnlineModel):
             self.outcomes = Recent(self.config.max_customers)
         if "reco" not in self.monitors:  # a checkpoint written before reco was monitored
             self.monitors["reco"] = Monitor("label", max_segments=MAX_SEGMENTS)
+        if not self.join.positional:  # a checkpoint written before the holds table
+            self.join.partition, self.join.positional = self.partition, BEHAVIOUR
 
     # --- the OnlineModel protocol (the set itself predicts nothing)
     def predict_one(self, x: Features) -> Prediction:

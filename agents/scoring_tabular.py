@@ -61,7 +61,9 @@ def subscription(turn: Turn, event: Subscription) -> None:
         return
     models.outcomes.put(cid, event.action)
     cancelled = event.action == "cancelled"
-    closed = models.join.outcome(cid, cancelled=cancelled, at=event.occurred_at)
+    closed = models.join.outcome(
+        cid, cancelled=cancelled, at=event.occurred_at, offset=models.offset
+    )
     if closed is None:
         sm.LABELS.labels("churn", "unmatched").inc()
     else:

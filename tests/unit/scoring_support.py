@@ -63,7 +63,7 @@ def score_partitions(
     out: list[Insight] = []
     for partition, offset, event in sorted(records, key=lambda r: (r[0], r[1])):
         if (partition, offset) in resets:
-            pipeline.scorer.sets[partition] = pipeline.scorer.fresh(partition)
+            pipeline.scorer.adopt(pipeline.scorer.fresh(partition))
         out += pipeline.feed(event, partition, offset)
     return out
 

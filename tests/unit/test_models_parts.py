@@ -1,25 +1,19 @@
-"""The pieces behind the models: River conventions, bounds, delayed labels, monitoring."""
+"""The pieces behind the models: River conventions, bounds, monitoring."""
 
 from __future__ import annotations
 
 import pickle
 import random
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from river import checks
 
 from online_models.anomaly import AnomalyModel
-from online_models.base import ModelError
 from online_models.churn import ChurnModel
-from online_models.delayed import DelayedLabelJoin
 from online_models.monitor import OTHER, Monitor
 from online_models.reco import Recommender
 from online_models.softmax import SparseSoftmax
 from online_models.text import MAX_TEXT_CHARS, TextFeatures
-
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
-DAY = timedelta(days=1)
 
 
 @pytest.mark.parametrize("estimator", [SparseSoftmax(), TextFeatures()], ids=type)
@@ -59,42 +53,6 @@ def test_text_is_cut_to_the_stated_length() -> None:
     cut = features.transform_one({"text": huge})
     assert cut == features.transform_one({"text": head})
     assert "zebra" not in cut
-
-
-def test_delayed_join_labels_by_outcome_or_horizon() -> None:
-    join = DelayedLabelJoin(30 * DAY)
-    assert join.hold("quits", {"tenure": 1}, T0)
-    assert join.hold("stays", {"tenure": 50}, T0)
-    assert join.hold("late", {"tenure": 9}, T0)
-    assert not join.hold("quits", {"tenure": 2}, T0 + DAY)  # one open hold per customer
-    quit_label = join.outcome("quits", cancelled=True, at=T0 + 10 * DAY)
-    assert quit_label is not None
-    assert (quit_label.churned, quit_label.features) == (True, {"tenure": 1})
-    assert join.outcome("nobody", cancelled=True, at=T0) is None
-    assert join.outcome("late", cancelled=True, at=T0 - DAY) is None  # before the prediction
-    expired = join.expire(T0 + 30 * DAY)
-    assert sorted((e.customer_id, e.churned) for e in expired) == [
-        ("late", False),
-        ("stays", False),
-    ]
-    assert join.outcome("late", cancelled=True, at=T0 + 31 * DAY) is None  # too late
-    assert len(join) == 0
-
-
-def test_delayed_join_explicit_retention_forget_and_bound() -> None:
-    join = DelayedLabelJoin(DAY, max_pending=2)
-    assert join.hold("a", {}, T0)
-    assert join.hold("b", {}, T0)
-    assert not join.hold("c", {}, T0)
-    assert join.refused == 1
-    retained = join.outcome("a", cancelled=False, at=T0 + DAY / 2)
-    assert retained is not None
-    assert not retained.churned
-    assert join.forget("b") == 1
-    assert join.expire(T0 + 2 * DAY) == []
-    assert join.hold("b", {"again": 1}, T0 + 3 * DAY)
-    with pytest.raises(ModelError):
-        DelayedLabelJoin(timedelta(0))
 
 
 def test_monitor_detects_a_shift_in_the_error_rate() -> None:

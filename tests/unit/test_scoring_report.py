@@ -87,7 +87,7 @@ async def test_the_scoring_tick_publishes_them_at_the_interval() -> None:
     producer = Producer()
     runtime = SimpleNamespace(app=SimpleNamespace(producer=producer), settings=settings)
     features = SimpleNamespace(engine=pipe.engine, rules=pipe.rules)
-    agent = ScoringAgent(cast(Any, runtime), cast(Any, features))
+    agent = ScoringAgent(cast(Any, runtime), cast(Any, features), pipe.scorer.holds)
     agent.scorer.sets = pipe.scorer.sets
     await agent.tick()
     assert producer.sent == [], "the first report comes one interval after the start"
