@@ -116,3 +116,19 @@ def test_recommender_bounds_and_erasure() -> None:
     assert model.forget("c2") == 1
     assert model.forget("c2") == 0
     assert "c2" not in model.histories
+
+
+def test_text_model_reuses_a_prediction_without_changing_what_it_learns() -> None:
+    from online_models.text_models import IntentModel  # noqa: PLC0415
+
+    texts = ["card not arrived", "refund please", "card lost", "where is my refund", "new card"]
+    plain, tested = IntentModel(), IntentModel()
+    for i in range(40):
+        text, label = texts[i % 5], "card" if "card" in texts[i % 5] else "refund"
+        tested.predict_one({"text": text})
+        assert tested.learn_one({"text": text}, label) == plain.learn_one({"text": text}, label)
+    probe = {"text": "my card and my refund"}
+    assert tested.predict_one(probe) == plain.predict_one(probe)
+    restored = pickle.loads(pickle.dumps(tested))
+    assert "_last" not in restored.__dict__
+    assert restored.predict_one(probe) == tested.predict_one(probe)
