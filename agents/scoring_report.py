@@ -1,8 +1,9 @@
 """Prequential figures as insights: ``metrics_{model}``, published by the scoring tick.
 
 Every ``models_metrics_interval_s`` (``0``: never) the scoring agent publishes, for each
-model set it owns and each monitored model (``sentiment``, ``intent``, ``churn``) that
-saw new labelled examples since its last report, one insight:
+model set it owns and each monitored model (``sentiment``, ``intent``, ``churn``,
+``reco``; ``segment`` and ``anomaly`` on their error streams) that saw new examples
+since its last report, one insight:
 
 - ``model``: ``metrics_{model}`` (named like ``drift_*``, so the sink's KPI views of
   ``sentiment*`` and ``churn*`` do not count it);
@@ -11,11 +12,13 @@ saw new labelled examples since its last report, one insight:
   (epoch seconds), hence ``insight_id`` ``{event_id}:metrics_{model}``: the same
   figures republished after a restart keep their id, and fresh models (a refused
   checkpoint) that reach the same count later do not reuse it;
-- ``prediction``: the headline figure (``accuracy`` for the text models, ``roc_auc``
-  for churn); ``confidence``: none; ``model_version``: the model's;
+- ``prediction``: the headline figure (``accuracy`` for the text models and reco,
+  ``roc_auc`` for churn, ``mean_error`` for segment and anomaly); ``confidence``:
+  none; ``model_version``: the model's;
 - ``explanation``: ``partition``, ``examples``, ``drifts`` (examples at which ADWIN
   flagged a change), ``overall`` (every metric) and ``by_segment`` (channel, plan,
-  ``rating``, ``feedback``: the same metrics per segment, a bias audit);
+  ``rating``, ``feedback``, recommendation source, assigned segment: the same metrics
+  per segment, a bias audit);
 - ``occurred_at``: the partition's event-time watermark; ``produced_at``: now.
 
 >>> from datetime import UTC, datetime
@@ -46,7 +49,7 @@ from schemas.published import Insight
 PREFIX: Final = "metrics_"
 SUBJECT: Final = "#models"
 """The ``customer_id`` of a metrics insight (no customer id can contain ``#``)."""
-HEADLINE: Final = {"label": "accuracy", "probability": "roc_auc"}
+HEADLINE: Final = {"label": "accuracy", "probability": "roc_auc", "error": "mean_error"}
 
 
 def _figures(values: dict[str, Any]) -> dict[str, float]:

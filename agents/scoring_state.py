@@ -26,7 +26,7 @@ evicted) and dropped by :meth:`PartitionModels.forget` (erasure):
 >>> sorted(models.models), models.version, models.offset
 (['anomaly', 'churn', 'intent', 'reco', 'segment', 'sentiment'], 0, -1)
 >>> sorted(models.monitors)
-['churn', 'intent', 'reco', 'sentiment']
+['anomaly', 'churn', 'intent', 'reco', 'segment', 'sentiment']
 >>> models.remember_text("c1", "e1", "chat", "where is my card")
 >>> models.text_of("c1", "e1"), models.forget("c1"), models.text_of("c1", "e1")
 (('chat', 'where is my card'), 1, None)
@@ -92,6 +92,13 @@ class Recent(Generic[V]):
         return len(self.items)
 
 
+def unsupervised_monitors() -> dict[str, Monitor]:
+    """Error streams of the models without labels, by segment (``agents.scoring_tabular``):
+    ``segment``, the distance to the assigned centre as ``d / (1 + d)``; ``anomaly``, the
+    anomaly score."""
+    return {name: Monitor("error", max_segments=MAX_SEGMENTS) for name in ("segment", "anomaly")}
+
+
 def build_models(config: ModelConfig) -> dict[str, OnlineModel]:
     """A fresh model of every family, configured for the scorer's inputs."""
     models: list[OnlineModel] = [
@@ -122,6 +129,7 @@ class PartitionModels(OnlineModel):
             "intent": Monitor("label", max_segments=MAX_SEGMENTS),
             "churn": Monitor("probability", max_segments=MAX_SEGMENTS),
             "reco": Monitor("label", max_segments=MAX_SEGMENTS),  # hit or miss at k
+            **unsupervised_monitors(),
         }
         horizon = timedelta(seconds=config.churn_horizon_s)
         self.join = DelayedLabelJoin(
@@ -138,6 +146,8 @@ class PartitionModels(OnlineModel):
             self.outcomes = Recent(self.config.max_customers)
         if "reco" not in self.monitors:  # a checkpoint written before reco was monitored
             self.monitors["reco"] = Monitor("label", max_segments=MAX_SEGMENTS)
+        for name, monitor in unsupervised_monitors().items():  # ... or segment and anomaly
+            self.monitors.setdefault(name, monitor)
         if not self.join.positional:  # a checkpoint written before the holds table
             self.join.partition, self.join.positional = self.partition, BEHAVIOUR
 

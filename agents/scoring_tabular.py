@@ -18,7 +18,10 @@ vector read once:
   a customer without a feature vector is not scored (``missing_features``);
 - **segment** and **anomaly**: predict then learn on ``BEHAVIOUR`` (no label); the
   anomaly insight carries ``explanation["alert"]`` (score at or above the running
-  ``anomaly_quantile`` of the partition's scores) and ``threshold``;
+  ``anomaly_quantile`` of the partition's scores) and ``threshold``. Having no labels,
+  each is monitored on an error stream (prequential, before it learns; segment = the
+  customer's assigned segment): the distance to the segment's centre as ``d / (1 + d)``
+  and the anomaly score, so ADWIN flags behaviour drifting away from what they learnt;
 - publication by :class:`agents.scoring_publish.PublishRule`; a redelivered event the
   set already learnt from publishes all three again (same ids) and learns nothing.
 
@@ -34,7 +37,7 @@ from agents import scoring_metrics as sm
 from agents.scoring_inputs import behaviour, churn_inputs, subscription_fields
 from agents.scoring_publish import PublishRule, insight
 from agents.scoring_turn import Turn
-from online_models.base import OnlineModel
+from online_models.base import OnlineModel, Prediction
 from online_models.delayed import Labelled
 from schemas.events import CartChange, Event, Order, PageView, Subscription
 
@@ -95,6 +98,7 @@ def behaviour_models(turn: Turn, rule: PublishRule) -> None:
     if turn.learn and last is None:
         last = models.last.put(cid, {})
     _churn(turn, rule, churn_inputs(x, models.subscriptions.get(cid)), last)
+    cluster = "none"
     for name in ("segment", "anomaly"):
         model = models.models[name]
         found = model.predict_one(x)
@@ -104,8 +108,21 @@ def behaviour_models(turn: Turn, rule: PublishRule) -> None:
             alert = bool(found.explanation.get("alert"))
             if last is None or rule.due(last, name, found.value, alert=alert):
                 turn.publish(insight(turn.event, name, model.version, found, turn.now))
+            if name == "segment":
+                cluster = str(found.value)
+            if turn.learn:
+                turn.monitor(name, None, _error(name, found), segment=cluster)
         if turn.learn:
             model.learn_one(x)
+
+
+def _error(name: str, found: Prediction) -> float:
+    """The unsupervised error stream: ``d / (1 + d)`` of the distance to the segment's
+    centre, or the anomaly score (both in [0, 1])."""
+    if name == "segment":
+        distance = float(found.explanation.get("distance", 0.0))
+        return distance / (1.0 + distance)
+    return float(found.value) if isinstance(found.value, int | float) else 0.0
 
 
 def _churn(

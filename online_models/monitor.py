@@ -9,7 +9,11 @@ is reported once when ADWIN detects a change in the error rate.
 
 - ``kind="label"``: ``Accuracy`` and ``MacroF1``;
 - ``kind="probability"`` (binary, ``p`` = P(True)): ``ROCAUC``, ``LogLoss`` and the
-  accuracy of ``p >= 0.5``.
+  accuracy of ``p >= 0.5``;
+- ``kind="error"`` (a model without labels: ``y_true`` is ignored and ``y_pred`` is
+  the error itself, e.g. a clustering's distance to its centre or an anomaly score,
+  in [0, 1]): ``mean_error``; ADWIN runs on that stream, so a drift means the data
+  moved away from what the model has learnt.
 
 Segments are bounded (``max_segments``; later ones are pooled as ``"other"``).
 
@@ -27,11 +31,29 @@ from typing import Any, Final, Literal
 
 from online_models.river_typed import DriftDetector, Metric, adwin, make_metric
 
-MonitorKind = Literal["label", "probability"]
+MonitorKind = Literal["label", "probability", "error"]
 OTHER: Final = "other"
 
 
+class MeanError:
+    """The running mean of an error stream, as a metric (``y_pred`` is the error)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean = 0.0
+
+    def update(self, y_true: Any, y_pred: Any) -> None:
+        del y_true
+        self.n += 1
+        self.mean += (float(y_pred) - self.mean) / self.n
+
+    def get(self) -> float:
+        return self.mean
+
+
 def _metric_set(kind: MonitorKind) -> dict[str, Metric]:
+    if kind == "error":
+        return {"mean_error": MeanError()}
     if kind == "label":
         return {"accuracy": make_metric("accuracy"), "macro_f1": make_metric("macro_f1")}
     return {
@@ -77,6 +99,8 @@ class Monitor:
                     metric.update(y_true, y_pred)
         if self.kind == "label":
             error = float(y_true != y_pred)
+        elif self.kind == "error":
+            error = float(y_pred)
         else:
             error = abs(float(bool(y_true)) - float(y_pred))
         self.detector.update(error)

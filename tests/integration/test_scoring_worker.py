@@ -95,29 +95,33 @@ def check_payload(insight: Insight) -> None:
         raise AssertionError(f"unexpected model {insight.model}")
 
 
+CHANNELS = {"chat", "email", "social", "phone", "rating", "feedback", "other"}
+SEGMENTS = {
+    "metrics_reco": {"co-occurrence", "popularity"},  # hit or miss at k, by source
+    "metrics_churn": {"Month-to-month", "One year", "Two year", "unknown", "none", "other"},
+}
+
+
 def check_metrics(found: list[Insight]) -> None:
     """Periodic ``metrics_{model}`` insights: figures overall and by segment; one id is
     always the same figures (republished after a restart)."""
-    assert "metrics_intent" in {i.model for i in found}, "intent learnt: its figures reported"
+    models = {i.model for i in found}
+    assert {"metrics_intent", "metrics_segment", "metrics_anomaly"} <= models, models
     by_id: dict[str, Insight] = {}
     for insight in found:
         x = insight.explanation
         assert insight.customer_id == "#models" and insight.confidence is None
-        assert x["examples"] > 0 and set(x["overall"]) >= {"accuracy"}, insight.insight_id
-        assert 0.0 <= x["overall"]["accuracy"] <= 1.0, insight.insight_id
-        assert x["by_segment"], insight.insight_id
-        if insight.model == "metrics_reco":  # hit or miss at k, by recommendation source
-            assert set(x["by_segment"]) <= {"co-occurrence", "popularity"}, x["by_segment"]
-        elif insight.model != "metrics_churn":
-            assert set(x["by_segment"]) <= {
-                "chat",
-                "email",
-                "social",
-                "phone",
-                "rating",
-                "feedback",
-                "other",
-            }, x["by_segment"]
+        assert x["examples"] > 0 and x["by_segment"], insight.insight_id
+        if insight.model in ("metrics_segment", "metrics_anomaly"):  # error streams
+            assert set(x["overall"]) == {"mean_error"}, insight.insight_id
+            error = insight.prediction
+            assert isinstance(error, float) and 0.0 < error < 1.0, insight.insight_id
+            assert error == x["overall"]["mean_error"], insight.insight_id
+            assert all(k.isdigit() or k in ("none", "other") for k in x["by_segment"]), x
+        else:
+            assert set(x["overall"]) >= {"accuracy"}, insight.insight_id
+            assert 0.0 <= x["overall"]["accuracy"] <= 1.0, insight.insight_id
+            assert set(x["by_segment"]) <= SEGMENTS.get(insight.model, CHANNELS), x
         first = by_id.setdefault(insight.insight_id, insight)
         assert first.explanation == x, insight.insight_id
 

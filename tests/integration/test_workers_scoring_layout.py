@@ -88,9 +88,14 @@ async def events_topic(scope: Scope, ids: set[str]) -> Records:
     when the group rebalances (the dead worker leaving) is read and forwarded again:
     at-least-once, so copies are allowed, but only exact copies of produced events
     (the feature engine drops them by event id, as the offline run does)."""
-    records = await collect(scope.topic("events"), len(ids), timeout=60, settle=2)
-    out = [(r.partition, r.offset, parse_event(r.value or b"")) for r in records]
-    seen = {e.event_id for _, _, e in out}
+    deadline = time.monotonic() + 60
+    while True:  # copies count towards len(ids): read until every id is there
+        records = await collect(scope.topic("events"), len(ids), timeout=60, settle=2)
+        out = [(r.partition, r.offset, parse_event(r.value or b"")) for r in records]
+        seen = {e.event_id for _, _, e in out}
+        if seen >= ids or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
     assert seen == ids, f"missing {sorted(ids - seen)[:5]}, unknown {sorted(seen - ids)[:5]}"
     payloads: dict[str, set[bytes]] = {}
     for r in records:

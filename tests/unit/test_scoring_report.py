@@ -33,7 +33,8 @@ def test_metrics_insights_carry_overall_and_segment_figures() -> None:
     reporter = MetricsReporter(60.0, started=100.0)
     assert reporter.due(159.9, [models], NOW) == [], "not before the interval"
     found = {i.model: i for i in reporter.due(160.0, [models], NOW)}
-    assert sorted(found) == ["metrics_churn", "metrics_intent"], "sentiment has no example"
+    # sentiment has no labelled example; anomaly abstains while it warms up
+    assert sorted(found) == ["metrics_churn", "metrics_intent", "metrics_segment"]
     intent = found["metrics_intent"]
     report = models.monitors["intent"].report()
     assert models.watermark is not None
@@ -57,17 +58,28 @@ def test_metrics_insights_carry_overall_and_segment_figures() -> None:
     ]
     assert set(churn.explanation["overall"]) == {"roc_auc", "log_loss", "accuracy"}
     Insight.model_validate_json(churn.model_dump_json())  # a valid record for the sink
+    # segment has no label: its error stream is the distance to the assigned centre
+    segment = found["metrics_segment"]
+    errors = models.monitors["segment"].report()
+    assert segment.explanation["examples"] == errors["n"] == 13  # behaviour events after the first
+    assert set(segment.explanation["overall"]) == {"mean_error"}
+    assert 0.0 < segment.prediction == round(errors["mean_error"], 6) < 1.0
+    assert set(segment.explanation["by_segment"]) <= {str(k) for k in range(8)}
     # nothing new: nothing published; new examples: only that model, under a new id
     assert reporter.due(220.0, [models], NOW) == []
     labelled(pipe, 20, 2)
     again = reporter.due(280.0, [models], NOW)
     stamp = int(models.watermark.timestamp())
-    assert [i.insight_id for i in again] == [f"models:0:14:{stamp}:metrics_intent"]
+    assert [i.insight_id for i in again] == [
+        f"models:0:14:{stamp}:metrics_intent",
+        f"models:0:15:{stamp}:metrics_segment",
+    ]
     # a revoked partition is reported again by whoever owns it next
     reporter.forget({0})
     assert [i.model for i in reporter.due(340.0, [models], NOW)] == [
         "metrics_intent",
         "metrics_churn",
+        "metrics_segment",
     ]
     assert MetricsReporter(0, started=0.0).due(1e9, [models], NOW) == [], "0: never"
 
@@ -93,9 +105,13 @@ async def test_the_scoring_tick_publishes_them_at_the_interval() -> None:
     assert producer.sent == [], "the first report comes one interval after the start"
     await asyncio.sleep(0.25)
     await agent.tick()
-    assert [(t, k) for t, k, _ in producer.sent] == [(settings.topic_name("insights"), b"#models")]
-    sent = Insight.model_validate_json(producer.sent[0][2])
-    assert sent.model == "metrics_intent" and sent.explanation["examples"] == 4
+    topic = settings.topic_name("insights")
+    assert [(t, k) for t, k, _ in producer.sent] == [(topic, b"#models")] * 2
+    sent = [Insight.model_validate_json(value) for _, _, value in producer.sent]
+    assert [(i.model, i.explanation["examples"]) for i in sent] == [
+        ("metrics_intent", 4),
+        ("metrics_segment", 3),  # the first message had no segment to measure against
+    ]
     await asyncio.sleep(0.25)
     await agent.tick()
-    assert len(producer.sent) == 1, "no new example: no second report"
+    assert len(producer.sent) == 2, "no new example: no second report"

@@ -237,6 +237,27 @@ def test_a_rising_error_rate_publishes_a_drift_insight() -> None:
     assert turn.insights[0].model == "drift_intent" and turn.insights[0].prediction == "drift"
 
 
+def test_segment_and_anomaly_drift_on_their_error_streams() -> None:
+    """No labels: a customer base of light browsers turns into heavy buyers; the
+    distance to the learnt segment centres and the anomaly scores rise, ADWIN flags it
+    and a drift insight of each model follows within 100 events of the change."""
+    pipe = Pipeline()
+    out: list[Insight] = []
+    for i in range(1200):
+        out += pipe.feed(event("page_view", f"p{i}", f"c{i % 300}", 60 * i, url="/a"))
+    item = {"product_id": "x", "quantity": 3, "unit_price": 1000.0}
+    for i in range(200):
+        order = {"order_id": f"o{i}", "amount": 5000.0 + i, "currency": "EUR", "items": [item]}
+        out += pipe.feed(event("order", f"o{i}", f"big{i % 300}", 60 * (1200 + i), **order))
+    after = {i.model for i in out if i.event_id.startswith("o") and i.model.startswith("drift_")}
+    assert after == {"drift_segment", "drift_anomaly"}
+    monitors = pipe.scorer.sets[0].monitors
+    assert monitors["segment"].n == 1399  # every behaviour event after the first
+    assert monitors["anomaly"].n == 1400 - 250  # after the warm-up window
+    by_segment = monitors["segment"].report()["by_segment"]
+    assert len(by_segment) > 1 and all(0 < v["mean_error"] < 1 for v in by_segment.values())
+
+
 def test_abstaining_prediction_insight_fields() -> None:
     from agents.scoring_publish import insight  # noqa: PLC0415
 
