@@ -63,7 +63,8 @@ def test_metrics_insights_carry_overall_and_segment_figures() -> None:
     errors = models.monitors["segment"].report()
     assert segment.explanation["examples"] == errors["n"] == 13  # behaviour events after the first
     assert set(segment.explanation["overall"]) == {"mean_error"}
-    assert 0.0 < segment.prediction == round(errors["mean_error"], 6) < 1.0
+    assert segment.prediction == round(errors["mean_error"], 6)
+    assert 0.0 < errors["mean_error"] < 1.0
     assert set(segment.explanation["by_segment"]) <= {str(k) for k in range(8)}
     # nothing new: nothing published; new examples: only that model, under a new id
     assert reporter.due(220.0, [models], NOW) == []
