@@ -86,13 +86,29 @@ class ChurnModel(OnlineModel):
         self.regression = logistic_regression(lr)
         self.encoder = as_transformer(encoder)
         self.pipeline = as_probabilistic(encoder | self.regression)
+        self._prepared: tuple[Features, dict[str, Any]] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_prepared", None)  # a per-call cache, not model state
+        return state
+
+    def _prepare(self, x: Features) -> dict[str, Any]:
+        """``schema.prepare(x)``, once for a predict followed by a learn of the same dict
+        (test-then-train; the dict must not change in between)."""
+        cached: tuple[Features, dict[str, Any]] | None = getattr(self, "_prepared", None)
+        if cached is not None and cached[0] is x:
+            return cached[1]
+        prepared = self.schema.prepare(x)
+        self._prepared = (x, prepared)
+        return prepared
 
     def proba(self, x: Features) -> float:
         """The churn probability of ``x`` (no explanation: the fast path)."""
-        return float(self.pipeline.predict_proba_one(self.schema.prepare(x)).get(True, 0.0))
+        return float(self.pipeline.predict_proba_one(self._prepare(x)).get(True, 0.0))
 
     def predict_one(self, x: Features) -> Prediction:
-        xt = self.encoder.transform_one(self.schema.prepare(x))
+        xt = self.encoder.transform_one(self._prepare(x))
         p = float(self.regression.predict_proba_one(xt).get(True, 0.0))
         weights = self.regression.weights
         contributions = {name: weights.get(name, 0.0) * value for name, value in xt.items()}
@@ -104,7 +120,8 @@ class ChurnModel(OnlineModel):
 
     def _learn(self, x: Features, y: Any) -> bool:
         label = churn_label(y)
-        prepared = self.schema.prepare(x)
+        prepared = self._prepare(x)
+        self._prepared = None
         if label is None or not any(v is not None for v in prepared.values()):
             return False
         self.pipeline.learn_one(prepared, label)

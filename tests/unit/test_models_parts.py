@@ -132,3 +132,22 @@ def test_text_model_reuses_a_prediction_without_changing_what_it_learns() -> Non
     restored = pickle.loads(pickle.dumps(tested))
     assert "_last" not in restored.__dict__
     assert restored.predict_one(probe) == tested.predict_one(probe)
+
+
+def test_churn_prepares_once_for_predict_then_learn_and_learns_the_same() -> None:
+    rows = [
+        ({"tenure": 1 + i % 7, "Contract": ("Month-to-month", "Two year")[i % 2]}, i % 3 == 0)
+        for i in range(60)
+    ]
+    plain, tested = ChurnModel(), ChurnModel()
+    for x, y in rows:
+        tested.predict_one(x)
+        tested.proba(x)
+        assert tested.learn_one(x, y) == plain.learn_one(x, y)
+    probe = {"tenure": 3, "Contract": "Month-to-month"}
+    assert tested.predict_one(probe) == plain.predict_one(probe)
+    changed = dict(probe, tenure=40)  # another dict: prepared afresh
+    assert tested.proba(changed) == plain.proba(changed) != plain.proba(probe)
+    restored = pickle.loads(pickle.dumps(tested))
+    assert "_prepared" not in restored.__dict__
+    assert restored.predict_one(probe) == tested.predict_one(probe)
