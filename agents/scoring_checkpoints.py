@@ -118,7 +118,7 @@ class Checkpoints:
         if signer is None:
             signer = self.signers[partition] = Checkpointer(self.key)
         started = time.perf_counter()
-        version = models.version
+        version, offset = models.version, models.offset
         blob = signer.dump(models)
         try:
             stored = await self.store.save(partition, blob, signer.sequence)
@@ -131,6 +131,7 @@ class Checkpoints:
             log.warning("scoring: a newer checkpoint of partition %d is stored", partition)
             return False
         self.saved[partition] = version
+        models.join.checkpointed(offset)
         sm.CHECKPOINTS.labels("saved").inc()
         sm.CHECKPOINT_BYTES.labels(str(partition)).set(len(blob))
         sm.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)

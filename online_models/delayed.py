@@ -23,7 +23,10 @@ of the closing offset: :meth:`attach` is given the offset the restored model lea
 to, and every hold closed after it (an outcome the model learnt before a crash but lost
 with it) is returned by :meth:`DelayedLabelJoin.take_redo`, to be learnt again. A
 redelivered outcome finds its hold already closed and labels nothing, so nothing is
-learnt twice.
+learnt twice. A customer's next hold would overwrite a closed one that no checkpoint
+covers yet (:meth:`DelayedLabelJoin.checkpointed` tells the join what the last one
+covered), so the new entry carries it as ``prev`` until then; only the customer's latest
+uncovered closure is carried.
 
 Memory is bounded by ``max_pending`` open holds (a hold beyond it is refused and
 counted).
@@ -52,7 +55,7 @@ from __future__ import annotations
 import heapq
 import struct
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -62,8 +65,9 @@ from online_models.base import ModelError
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _US: Final = timedelta(microseconds=1)
-_HEADER: Final = struct.Struct("<BBiqqq")
-"""format version, state, partition, predicted at (µs), deadline (µs), closing offset."""
+_HEADER: Final = struct.Struct("<BBiqqqq")
+"""format version, state, partition, predicted at (µs), deadline (µs), closing offset,
+closing offset of the carried previous hold (``-1``: none)."""
 _VERSION: Final = 1
 OPEN, RETAINED, CHURNED = 0, 1, 2
 
@@ -93,12 +97,19 @@ class Hold:
     state: int = OPEN
     closed_at: int = -1
     """Offset of the event that closed the hold (``-1`` while open)."""
+    prev: Hold | None = None
+    """The customer's previous hold, closed after the last model checkpoint: a crash
+    before the next checkpoint must still be able to relearn it."""
 
     def encode(self, positional: tuple[str, ...]) -> bytes:
-        """Header, then ``[values of positional keys, {other keys}]`` as JSON."""
-        feats = self.features
-        rest = {k: v for k, v in feats.items() if k not in positional}
-        body = orjson.dumps([[feats.get(k) for k in positional], rest])
+        """Header, then ``[values of positional keys, {other keys}, prev]`` as JSON
+        (``prev``: ``[state, predicted, deadline, values, rest]`` or ``null``)."""
+        prev = self.prev
+        carried = None
+        if prev is not None:
+            values, rest = prev._split(positional)
+            times = (_micros(prev.predicted_at), _micros(prev.deadline))
+            carried = [prev.state, *times, values, rest]
         head = _HEADER.pack(
             _VERSION,
             self.state,
@@ -106,22 +117,36 @@ class Hold:
             _micros(self.predicted_at),
             _micros(self.deadline),
             self.closed_at,
+            -1 if prev is None else prev.closed_at,
         )
-        return head + body
+        return head + orjson.dumps([*self._split(positional), carried])
+
+    def _split(self, positional: tuple[str, ...]) -> tuple[list[Any], dict[str, Any]]:
+        feats = self.features
+        rest = {k: v for k, v in feats.items() if k not in positional}
+        return [feats.get(k) for k in positional], rest
 
     @classmethod
     def decode(cls, raw: bytes, positional: tuple[str, ...]) -> Hold:
-        _, state, partition, predicted, deadline, closed_at = header(raw)
+        _, state, partition, predicted, deadline, closed_at, prev_at = header(raw)
         try:
-            values, rest = orjson.loads(raw[_HEADER.size :])
-            features = {**dict(zip(positional, values, strict=True)), **rest}
+            values, rest, carried = orjson.loads(raw[_HEADER.size :])
+            prev = None
+            if carried is not None:
+                p_state, p_predicted, p_deadline, p_values, p_rest = carried
+                p_features = _features(positional, p_values, p_rest)
+                times = (_time(p_predicted), _time(p_deadline))
+                prev = cls(partition, *times, p_features, p_state, prev_at)
+            features = _features(positional, values, rest)
         except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
             raise HoldError(f"unreadable hold features: {exc}") from exc
-        return cls(partition, _time(predicted), _time(deadline), features, state, closed_at)
+        times = (_time(predicted), _time(deadline))
+        return cls(partition, *times, features, state, closed_at, prev)
 
     def closed(self, churned: bool, offset: int) -> Hold:
         state = CHURNED if churned else RETAINED
-        return Hold(self.partition, self.predicted_at, self.deadline, self.features, state, offset)
+        at = (self.predicted_at, self.deadline)
+        return Hold(self.partition, *at, self.features, state, offset, self.prev)
 
     def labelled(self, customer_id: str) -> Labelled:
         return Labelled(customer_id, self.features, self.state == CHURNED, self.predicted_at)
@@ -137,14 +162,21 @@ class _Pending:
     deadline: datetime
 
 
-def header(raw: bytes) -> tuple[int, int, int, int, int, int]:
-    """The fixed-size head of an encoded hold (cheap: no JSON is parsed)."""
+def header(raw: bytes) -> tuple[int, int, int, int, int, int, int]:
+    """The fixed-size head of an encoded hold (cheap: no JSON is parsed): version,
+    state, partition, predicted at, deadline, closing offset, the previous hold's one."""
     if len(raw) < _HEADER.size or raw[0] != _VERSION:
         raise HoldError(f"not an encoded hold ({len(raw)} bytes)")
-    version, state, partition, predicted, deadline, closed_at = _HEADER.unpack_from(raw)
-    if state not in (OPEN, RETAINED, CHURNED):
-        raise HoldError(f"unknown hold state {state}")
-    return version, state, partition, predicted, deadline, closed_at
+    fields: tuple[int, int, int, int, int, int, int] = _HEADER.unpack_from(raw)
+    if fields[1] not in (OPEN, RETAINED, CHURNED):
+        raise HoldError(f"unknown hold state {fields[1]}")
+    return fields
+
+
+def _features(
+    positional: tuple[str, ...], values: list[Any], rest: dict[str, Any]
+) -> dict[str, Any]:
+    return {**dict(zip(positional, values, strict=True)), **rest}
 
 
 def _micros(at: datetime) -> int:
@@ -176,6 +208,8 @@ class DelayedLabelJoin:
         """Holds refused because ``max_pending`` were open."""
         self.unreadable = 0
         """Entries of the store that did not decode (skipped, counted)."""
+        self.covered = -1
+        """The offset the model's last checkpoint learnt up to (:meth:`checkpointed`)."""
         self._detach()
 
     def _detach(self) -> None:
@@ -192,7 +226,8 @@ class DelayedLabelJoin:
     def __setstate__(self, state: dict[str, Any]) -> None:
         legacy: dict[str, _Pending] = state.pop("_pending", {})
         state.pop("_deadlines", None)
-        self.__dict__.update({"partition": 0, "positional": (), "unreadable": 0, **state})
+        defaults = {"partition": 0, "positional": (), "unreadable": 0, "covered": -1}
+        self.__dict__.update({**defaults, **state})
         self._detach()  # holds live in the store: attach() indexes them again
         self._legacy = legacy
 
@@ -216,6 +251,7 @@ class DelayedLabelJoin:
         legacy = self._legacy
         self._detach()
         self.store = store
+        self.covered = learnt_offset
         for customer_id, pending in legacy.items():  # a checkpoint from before the table
             if customer_id not in store:
                 old = Hold(self.partition, pending.predicted_at, pending.deadline, pending.features)
@@ -224,21 +260,33 @@ class DelayedLabelJoin:
         redo: list[tuple[int, str, bytes]] = []
         for customer_id, raw in store.items() if entries is None else entries:
             try:
-                _, state, partition, _, deadline, closed_at = header(raw)
-                if partition != self.partition:
-                    continue
-                if state == OPEN:
-                    self._index(customer_id, deadline)
-                elif closed_at > learnt_offset:
-                    redo.append((closed_at, customer_id, raw))
+                _, state, partition, _, deadline, closed_at, prev_at = header(raw)
             except HoldError:
                 self.unreadable += 1
+                continue
+            if partition != self.partition:
+                continue
+            if state == OPEN:
+                self._index(customer_id, deadline)
+            elif closed_at > learnt_offset:
+                redo.append((closed_at, customer_id, raw))
+            if prev_at > learnt_offset:
+                redo.append((prev_at, customer_id, raw))
         redo.sort(key=lambda r: (r[0], r[1]))
-        for _, customer_id, raw in redo[max(0, len(redo) - max_redo) :]:
+        for closed_at, customer_id, raw in redo[max(0, len(redo) - max_redo) :]:
             try:
-                self._redo.append(Hold.decode(raw, self.positional).labelled(customer_id))
+                found = Hold.decode(raw, self.positional)
             except HoldError:
                 self.unreadable += 1
+                continue
+            if found.closed_at != closed_at and found.prev is not None:
+                found = found.prev
+            self._redo.append(found.labelled(customer_id))
+
+    def checkpointed(self, offset: int) -> None:
+        """The model's checkpoint now holds what it learnt up to ``offset``: closed holds
+        up to there need not be carried into the customer's next hold."""
+        self.covered = max(self.covered, offset)
 
     def take_redo(self) -> list[Labelled]:
         """Closed holds the attached model has not learnt (see the module docstring)."""
@@ -267,10 +315,30 @@ class DelayedLabelJoin:
         if len(self._open) >= self.max_pending:
             self.refused += 1
             return False
-        found = Hold(self.partition, at, at + self.horizon, dict(features))
+        found = Hold(
+            self.partition, at, at + self.horizon, dict(features), prev=self._uncovered(customer_id)
+        )
         self.store[customer_id] = found.encode(self.positional)
         self._index(customer_id, _micros(found.deadline))
         return True
+
+    def _uncovered(self, customer_id: str) -> Hold | None:
+        """The customer's closed hold if no checkpoint covers it yet (it is carried into
+        the next hold, without its own previous one)."""
+        raw = self.store.get(customer_id)
+        if raw is None:
+            return None
+        try:
+            closed_at = header(raw)[5]
+            last = Hold.decode(raw, self.positional) if closed_at > self.covered else None
+        except HoldError:
+            self.unreadable += 1
+            return None
+        if last is None or last.state == OPEN:
+            return None
+        return Hold(
+            last.partition, last.predicted_at, last.deadline, last.features, last.state, closed_at
+        )
 
     def outcome(
         self, customer_id: str, *, cancelled: bool, at: datetime, offset: int
@@ -303,6 +371,8 @@ class DelayedLabelJoin:
         return closed
 
     def _close(self, customer_id: str, found: Hold, churned: bool, offset: int) -> Labelled:
+        if found.prev is not None and found.prev.closed_at <= self.covered:
+            found = replace(found, prev=None)  # checkpointed since: no longer carried
         done = found.closed(churned, offset)
         self.store[customer_id] = done.encode(self.positional)
         del self._open[customer_id]

@@ -166,3 +166,43 @@ def test_a_checkpoint_from_before_the_table_moves_its_holds_into_it() -> None:
         4, T0, T0 + 30 * DAY, {"tenure": 2, "orders": None}
     )
     assert [e.customer_id for e in legacy.expire(T0 + 30 * DAY, offset=1)] == ["old"]
+
+
+def test_a_closure_no_checkpoint_covers_is_carried_into_the_next_hold() -> None:
+    table: dict[str, bytes] = {}
+    join = attached(table, learnt_offset=3)
+    join.hold("kim", {"tenure": 1}, T0)
+    assert join.outcome("kim", cancelled=False, at=T0 + DAY, offset=5) is not None
+    join.hold("kim", {"tenure": 2}, T0 + 2 * DAY)  # offset 5 is not checkpointed yet
+    entry = Hold.decode(table["kim"], KEYS)
+    assert entry.state == OPEN and entry.prev is not None
+    assert (entry.prev.closed_at, entry.prev.state, entry.prev.features["tenure"]) == (5, 1, 1)
+    assert header(table["kim"])[6] == 5
+    # a crash now: the model restored as of offset 3 relearns the carried closure
+    restored = attached(table, learnt_offset=3)
+    assert [(r.customer_id, r.churned, r.features["tenure"]) for r in restored.take_redo()] == [
+        ("kim", False, 1)
+    ]
+    assert len(restored) == 1  # and the new hold is open
+    # closing the new hold keeps the carried one while no checkpoint covers it ...
+    assert restored.outcome("kim", cancelled=True, at=T0 + 3 * DAY, offset=8) is not None
+    assert [r.features["tenure"] for r in attached(table, learnt_offset=3).take_redo()] == [1, 2]
+    # ... and a checkpoint past it means the next hold carries only the latest closure
+    restored.checkpointed(5)
+    restored.hold("kim", {"tenure": 3}, T0 + 4 * DAY)
+    carried = Hold.decode(table["kim"], KEYS).prev
+    assert carried is not None and carried.closed_at == 8 and carried.prev is None
+    restored.checkpointed(8)
+    restored.outcome("kim", cancelled=True, at=T0 + 5 * DAY, offset=9)
+    assert Hold.decode(table["kim"], KEYS).prev is None  # covered: dropped when rewritten
+
+
+def test_a_checkpointed_closure_is_not_carried() -> None:
+    table: dict[str, bytes] = {}
+    join = attached(table)
+    join.hold("lee", {"tenure": 1}, T0)
+    join.outcome("lee", cancelled=True, at=T0 + DAY, offset=5)
+    join.checkpointed(5)
+    join.hold("lee", {"tenure": 2}, T0 + 2 * DAY)
+    assert Hold.decode(table["lee"], KEYS).prev is None
+    assert attached(table, learnt_offset=5).take_redo() == []

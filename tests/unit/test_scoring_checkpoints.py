@@ -35,7 +35,9 @@ async def test_round_trip_continues_versions_offsets_and_sequence() -> None:
     models = pipe.scorer.sets[2]
     store = MemoryStore()
     saver = Checkpoints(store, KEY, fresh)
+    assert models.join.covered == -1
     assert await saver.save(models)
+    assert models.join.covered == models.offset == 15, "closed churn holds up to here: saved"
     assert not await saver.save(models), "nothing learnt since: no write"
     assert store.items[2].sequence == 1
     restored = await Checkpoints(store, KEY, fresh).restore(2)

@@ -125,10 +125,11 @@ def test_churn_holds_close_on_cancellation_and_at_the_horizon() -> None:
 
 
 def test_churn_holds_survive_a_crash_in_the_holds_table() -> None:
-    """A worker dies after learning two outcomes its last checkpoint does not hold: the
-    restarted scorer relearns them from the holds table and expires the holds opened
-    before the checkpoint, so it ends with the same churn model as a run without the
-    crash (without the table, those holds and labels were gone with the process)."""
+    """A worker dies after learning two outcomes its last checkpoint does not hold (one
+    customer already has a new hold): the restarted scorer relearns them from the holds
+    table and expires the holds opened before the checkpoint, so it ends with the same
+    churn model as a run without the crash (without the table, those holds and labels
+    were gone with the process)."""
     day = 86_400
     config = ModelConfig(churn_horizon_s=30 * day, lateness_s=0)
     telco = {"plan": "Month-to-month", "monthly_charges": 70.0, "tenure_months": 1}
@@ -138,6 +139,8 @@ def test_churn_holds_survive_a_crash_in_the_holds_table() -> None:
     events += [
         event("subscription", f"x{i}", f"c{i}", 10 * day + i, action="cancelled") for i in range(3)
     ]
+    # c1 comes back before the crash: its new hold replaces the closed one in the table
+    events.append(event("page_view", "back", "c1", 11 * day, url="/"))
     events.append(event("page_view", "late", "p", 31 * day, url="/"))  # c3..c5 retained
     whole = Pipeline(config)
     whole.run(events)
@@ -145,18 +148,18 @@ def test_churn_holds_survive_a_crash_in_the_holds_table() -> None:
     crashed = Pipeline(config)
     crashed.run(events[:7])  # c0's cancellation learnt (offset 6)
     checkpoint = pickle.dumps(crashed.scorer.sets[0])
-    crashed.run(events[7:9])  # c1 and c2 learnt, committed, not checkpointed
+    crashed.run(events[7:10])  # c1 and c2 learnt, committed, not checkpointed
     restarted = Scorer(config, crashed.scorer.features, lambda: NOW, crashed.scorer.holds)
     restarted.adopt(pickle.loads(checkpoint))
     crashed.scorer = restarted
-    crashed.feed(events[9])
+    crashed.feed(events[10])
 
     want, got = whole.scorer.sets[0], restarted.sets[0]
     assert want.churn.version == got.churn.version == 6
     assert want.monitors["churn"].n == got.monitors["churn"].n == 6
     probe = {"tenure": 5, "Contract": "Month-to-month", "events": 2}
     assert got.churn.proba(probe) == want.churn.proba(probe)
-    assert len(got.join) == len(want.join) == 1  # the page view opened p's hold
+    assert len(got.join) == len(want.join) == 2  # c1's new hold and p's
     # a redelivered cancellation (offset 8) is not learnt twice
     restarted.score(events[8], 0, 8)
     assert got.churn.version == 6
