@@ -62,6 +62,10 @@ def test_health_and_ready_from_start_to_assigned(
     asyncio.run(produce(scope.topic("interactions"), events))
     forwarded = asyncio.run(collect(scope.topic("events"), 20, timeout=60, settle=1.0))
     assert sorted(ids_of([r.value for r in forwarded])) == sorted(ids_of([v for _, v in events]))
+    # the heap was frozen out of the cyclic collector's reach when built and when ready
+    log = worker.log_path.read_text(errors="replace")
+    assert "objects frozen (app built)" in log, log[-2000:]
+    assert "objects frozen (worker ready)" in log, log[-2000:]
 
 
 async def test_memory_store_worker_processes_and_deduplicates(
