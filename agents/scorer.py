@@ -79,7 +79,7 @@ class Scorer:
     ``holds`` is where the churn join keeps its holds (the ``churn-holds`` table in a
     worker); a set joins it in :meth:`adopt`, which reads the entries of its partition
     from one pass over ``holds`` shared by every partition adopted until :meth:`rescan`
-    (a rebalance or a recovery changed what the table holds).
+    (the table's recovery, which follows every rebalance).
     """
 
     def __init__(
@@ -117,8 +117,8 @@ class Scorer:
         return models
 
     def rescan(self) -> None:
-        """The holds changed under the scorer (a rebalance, a recovery): the next
-        :meth:`adopt` reads them again."""
+        """The holds changed under the scorer (a recovery, after every rebalance): the
+        next :meth:`adopt` reads them again."""
         self._scan = None
 
     def models(self, partition: int) -> PartitionModels:

@@ -153,7 +153,6 @@ class ScoringAgent:
                     self.checkpoints.forget(partition)
 
     async def revoked(self, partitions: set[int]) -> None:
-        self.scorer.rescan()
         await self.save(partitions, drop=True)
         self.reporter.forget(partitions)
         for partition in partitions:

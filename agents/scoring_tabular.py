@@ -111,7 +111,7 @@ def behaviour_models(turn: Turn, rule: PublishRule) -> None:
             if name == "segment":
                 cluster = str(found.value)
             if turn.learn:
-                turn.monitor(name, None, _error(name, found), segment=cluster)
+                turn.monitor(name, 0.0, _error(name, found), segment=cluster)
         if turn.learn:
             model.learn_one(x)
 

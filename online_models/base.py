@@ -61,6 +61,9 @@ class OnlineModel(ABC):
 
     name: ClassVar[str]
     """Stable model name, written in every insight."""
+    transient: ClassVar[tuple[str, ...]] = ()
+    """Per-call caches (a predict's work reused by the learn that follows): not model
+    state, never pickled; each has a class-level default."""
 
     def __init__(self) -> None:
         self.version = 0
@@ -84,6 +87,12 @@ class OnlineModel(ABC):
         else:
             self.refused += 1
         return used
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in self.transient:
+            state.pop(name, None)
+        return state
 
     def forget(self, customer_id: str) -> int:
         """Drop what the model keeps per customer (erasure); returns items removed."""

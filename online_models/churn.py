@@ -67,6 +67,9 @@ class ChurnModel(OnlineModel):
     """Probability that a customer cancels within the horizon (module docstring)."""
 
     name: ClassVar[str] = "churn"
+    transient: ClassVar[tuple[str, ...]] = ("_prepared",)
+    _prepared: tuple[Features, dict[str, Any]] | None = None
+    """The last dict prepared and its preparation (see :meth:`_prepare`)."""
 
     def __init__(
         self,
@@ -86,17 +89,12 @@ class ChurnModel(OnlineModel):
         self.regression = logistic_regression(lr)
         self.encoder = as_transformer(encoder)
         self.pipeline = as_probabilistic(encoder | self.regression)
-        self._prepared: tuple[Features, dict[str, Any]] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_prepared", None)  # a per-call cache, not model state
-        return state
+        self._prepared = None
 
     def _prepare(self, x: Features) -> dict[str, Any]:
         """``schema.prepare(x)``, once for a predict followed by a learn of the same dict
         (test-then-train; the dict must not change in between)."""
-        cached: tuple[Features, dict[str, Any]] | None = getattr(self, "_prepared", None)
+        cached = self._prepared
         if cached is not None and cached[0] is x:
             return cached[1]
         prepared = self.schema.prepare(x)

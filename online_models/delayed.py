@@ -144,9 +144,7 @@ class Hold:
         return cls(partition, *times, features, state, closed_at, prev)
 
     def closed(self, churned: bool, offset: int) -> Hold:
-        state = CHURNED if churned else RETAINED
-        at = (self.predicted_at, self.deadline)
-        return Hold(self.partition, *at, self.features, state, offset, self.prev)
+        return replace(self, state=CHURNED if churned else RETAINED, closed_at=offset)
 
     def labelled(self, customer_id: str) -> Labelled:
         return Labelled(customer_id, self.features, self.state == CHURNED, self.predicted_at)
@@ -334,11 +332,7 @@ class DelayedLabelJoin:
         except HoldError:
             self.unreadable += 1
             return None
-        if last is None or last.state == OPEN:
-            return None
-        return Hold(
-            last.partition, last.predicted_at, last.deadline, last.features, last.state, closed_at
-        )
+        return None if last is None or last.state == OPEN else replace(last, prev=None)
 
     def outcome(
         self, customer_id: str, *, cancelled: bool, at: datetime, offset: int

@@ -10,10 +10,10 @@ is reported once when ADWIN detects a change in the error rate.
 - ``kind="label"``: ``Accuracy`` and ``MacroF1``;
 - ``kind="probability"`` (binary, ``p`` = P(True)): ``ROCAUC``, ``LogLoss`` and the
   accuracy of ``p >= 0.5``;
-- ``kind="error"`` (a model without labels: ``y_true`` is ignored and ``y_pred`` is
-  the error itself, e.g. a clustering's distance to its centre or an anomaly score,
-  in [0, 1]): ``mean_error``; ADWIN runs on that stream, so a drift means the data
-  moved away from what the model has learnt.
+- ``kind="error"`` (a model without labels: ``y_true`` is the ideal ``0`` and
+  ``y_pred`` the error itself, e.g. a clustering's distance to its centre or an anomaly
+  score, in [0, 1]): ``mean_error`` (River's ``MAE``); ADWIN runs on that stream, so a
+  drift means the data moved away from what the model has learnt.
 
 Segments are bounded (``max_segments``; later ones are pooled as ``"other"``).
 
@@ -35,25 +35,9 @@ MonitorKind = Literal["label", "probability", "error"]
 OTHER: Final = "other"
 
 
-class MeanError:
-    """The running mean of an error stream, as a metric (``y_pred`` is the error)."""
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.mean = 0.0
-
-    def update(self, y_true: Any, y_pred: Any) -> None:
-        del y_true
-        self.n += 1
-        self.mean += (float(y_pred) - self.mean) / self.n
-
-    def get(self) -> float:
-        return self.mean
-
-
 def _metric_set(kind: MonitorKind) -> dict[str, Metric]:
     if kind == "error":
-        return {"mean_error": MeanError()}
+        return {"mean_error": make_metric("mae")}  # |0 - error|: errors are >= 0
     if kind == "label":
         return {"accuracy": make_metric("accuracy"), "macro_f1": make_metric("macro_f1")}
     return {
@@ -87,7 +71,8 @@ class Monitor:
     def update(self, y_true: Any, y_pred: Any, *, segment: str | None = None) -> bool:
         """Record one prequential example; ``True`` when a drift was just detected.
 
-        For ``"probability"``, ``y_true`` is a bool and ``y_pred`` is P(True).
+        For ``"probability"``, ``y_true`` is a bool and ``y_pred`` is P(True); for
+        ``"error"``, ``y_true`` is 0 and ``y_pred`` the error.
         """
         self.n += 1
         groups = [self.overall] if segment is None else [self.overall, self._segment(segment)]
@@ -99,8 +84,6 @@ class Monitor:
                     metric.update(y_true, y_pred)
         if self.kind == "label":
             error = float(y_true != y_pred)
-        elif self.kind == "error":
-            error = float(y_pred)
         else:
             error = abs(float(bool(y_true)) - float(y_pred))
         self.detector.update(error)

@@ -30,7 +30,7 @@ from river import (
     stats,
 )
 
-MetricName = Literal["accuracy", "macro_f1", "roc_auc", "log_loss"]
+MetricName = Literal["accuracy", "macro_f1", "roc_auc", "log_loss", "mae"]
 
 _ANOMALY: Any = anomaly
 _CLUSTER: Any = cluster
@@ -81,6 +81,7 @@ _CONSTRUCTORS: dict[MetricName, str] = {
     "macro_f1": "MacroF1",
     "roc_auc": "ROCAUC",
     "log_loss": "LogLoss",
+    "mae": "MAE",
 }
 
 

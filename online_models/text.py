@@ -4,10 +4,9 @@ The text is normalised (lower case, URLs become ``url``, @mentions ``@user``; ne
 such as ``can't``, emoticons, emoji and ``!``/``?`` runs are kept as tokens), cut to
 ``MAX_TEXT_CHARS`` so a hostile 1 MB message costs what a long one does, and turned
 into word unigrams and bigrams, optionally plus character n-grams inside words (which
-catch typos and word forms: 4-grams lift BANKING77 by about 2 points), word prefixes
-(a cheap stem: ``cancelled`` also gives ``<canc``) and negation marks (the words after
-``not``, ``never``, ``can't``... up to the next punctuation also count as ``word_neg``).
-Counts are then weighted ``log(1 + tf)`` (or binary) and L2-normalised.
+catch typos and word forms: 4-grams lift BANKING77 by about 2 points) and word prefixes
+(a cheap stem: ``cancelled`` also gives ``<canc``). Counts are then weighted
+``log(1 + tf)`` (or binary) and L2-normalised.
 
 This is River's ``BagOfWords`` + ``TFIDF``-style weighting folded into one pass over
 the tokens: composed from River's own pieces, the same features cost three times as
@@ -20,9 +19,9 @@ much per event (normalising and tokenising once per n-gram family, a dict per st
 >>> x = TextFeatures(char_ngrams=None).transform_one({"text": "Not good"})
 >>> {k: round(v, 3) for k, v in sorted(x.items())}
 {'good': 0.577, 'not': 0.577, 'not good': 0.577}
->>> x = TextFeatures(char_ngrams=None, prefixes=4, negation=True, binary=True)
+>>> x = TextFeatures(char_ngrams=None, prefixes=4, binary=True)
 >>> sorted(x.transform_one({"text": "Didn't work, thanks"}))
-['<didn', '<than', "didn't", "didn't work", 'thanks', 'work', 'work thanks', 'work_neg']
+['<didn', '<than', "didn't", "didn't work", 'thanks', 'work', 'work thanks']
 >>> TextFeatures().transform_one({"text": ""}), TextFeatures().transform_one({})
 ({}, {})
 """
@@ -47,11 +46,6 @@ _TOKEN: Final = re.compile(
     r"@user|[a-z0-9]+(?:'[a-z]+)?|[!?]+|[:;=8][-'^]?[()\[\]dpo/\\|*]|<3"
     r"|[\U0001F300-\U0001FAFF\u2600-\u27BF]"
 )
-_CLAUSE: Final = re.compile(r"[.,;:!?]")
-NEGATORS: Final = frozenset(
-    {"not", "no", "never", "cannot", "nothing", "nobody", "none", "nor", "nowhere", "neither"}
-)
-"""Words that open a negation scope (as do words ending in ``n't``)."""
 
 
 def normalise(text: str) -> str:
@@ -63,25 +57,6 @@ def normalise(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Word, negation (``can't``), emoticon, emoji and ``!?`` tokens of normalised text."""
     return _TOKEN.findall(text)
-
-
-def negated(text: str) -> list[str]:
-    """``word_neg`` for the words of normalised text that follow a negator, up to the
-    next punctuation (``!`` and ``?`` runs and emoticons also end the scope).
-
-    >>> negated("i don't like it. never again, ok")
-    ['like_neg', 'it_neg', 'again_neg']
-    """
-    marks: list[str] = []
-    for clause in _CLAUSE.split(text):
-        scope = False
-        for word in _TOKEN.findall(clause):
-            if scope and word[0].isalnum():
-                marks.append(word + "_neg")
-            elif scope:
-                break
-            scope = scope or word in NEGATORS or word.endswith("n't")
-    return marks
 
 
 def char_ngrams(words: list[str], low: int, high: int) -> list[str]:
@@ -123,8 +98,7 @@ class TextFeatures(base.Transformer):
     """
 
     prefixes: int = 0
-    negation: bool = False
-    """Class-level defaults: a pickle made before these options existed still loads."""
+    """Class-level default: a pickle made before this option existed still loads."""
 
     def __init__(
         self,
@@ -133,15 +107,12 @@ class TextFeatures(base.Transformer):
         binary: bool = False,
         *,
         prefixes: int = 0,
-        negation: bool = False,
     ) -> None:
         self.on = on
         self.char_ngrams = char_ngrams
         self.binary = binary
         self.prefixes = prefixes
         """When > 0, each word longer than this also gives its ``<``-marked prefix."""
-        self.negation = negation
-        """Whether words in a negation scope also count as ``word_neg``."""
 
     def transform_one(
         self, x: dict[base.typing.FeatureName, Any]
@@ -149,14 +120,11 @@ class TextFeatures(base.Transformer):
         text = x.get(self.on)
         if not isinstance(text, str) or not text:
             return {}
-        clean = normalise(text)
-        words = tokens(clean)
+        words = tokens(normalise(text))
         keys = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
         if self.prefixes > 0:
             n = self.prefixes
             keys += ["<" + w[:n] for w in words if len(w) > n]
-        if self.negation and any(w in NEGATORS or w.endswith("n't") for w in words):
-            keys += negated(clean)
         if self.char_ngrams is not None:
             keys += char_ngrams(words, *self.char_ngrams)
         if self.binary:

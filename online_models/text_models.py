@@ -48,6 +48,7 @@ class TextClassifierModel(OnlineModel):
     closed_labels: ClassVar[tuple[str, ...] | None] = None
     """When set, the only labels accepted (lower-cased); else labels are open-ended."""
 
+    transient: ClassVar[tuple[str, ...]] = ("_last",)
     _last: tuple[str, dict[Hashable, Any], Scored | None] | None = None
     """The last text predicted, its features and scores: ``learn_one`` on the same text
     right after (test-then-train) reuses them instead of computing them again."""
@@ -60,14 +61,11 @@ class TextClassifierModel(OnlineModel):
         max_features: int = 1 << 18,
         max_classes: int = 256,
         prefixes: int = 0,
-        negation: bool = False,
         balance: float = 0.0,
         bias_decay: float = 1.0,
     ) -> None:
         super().__init__()
-        self.features = TextFeatures(
-            char_ngrams=char_ngrams, binary=True, prefixes=prefixes, negation=negation
-        )
+        self.features = TextFeatures(char_ngrams=char_ngrams, binary=True, prefixes=prefixes)
         self.classifier = SparseSoftmax(
             lr=lr,
             max_features=max_features,
@@ -78,11 +76,6 @@ class TextClassifierModel(OnlineModel):
         self.pipeline: compose.Pipeline = self.features | self.classifier
         """The same steps as one River pipeline (for River tooling)."""
         self._last = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_last", None)  # a per-call cache, not model state
-        return state
 
     def _label(self, y: Any) -> str | None:
         if not isinstance(y, str) or not y.strip() or len(y) > MAX_LABEL_CHARS:

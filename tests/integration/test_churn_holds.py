@@ -5,18 +5,16 @@ died with the process: every outcome was ``unmatched``)."""
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 
 from sinks.redis_models import ModelStore
 from tests.integration.conftest import Scope
 from tests.integration.features_support import WORKER_ENV, send, wait_processed
 from tests.integration.kafka_io import end_offsets, wait_committed
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import WorkerProcess, metric
 
 CUSTOMERS = 40
 HORIZON_S = 30 * 86_400
@@ -48,14 +46,8 @@ def subscription(cid: str, n: int, at: datetime, action: str) -> tuple[bytes, by
 
 def labels(port: int) -> dict[str, float]:
     """``rapport_scoring_labels_total{model="churn"}`` by outcome."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "rapport_scoring_labels_total" and sample.labels["model"] == "churn":
-                out[sample.labels["outcome"]] = sample.value
-    return out
+    samples = metric(port, "rapport_scoring_labels_total")
+    return {found["outcome"]: value for found, value in samples if found["model"] == "churn"}
 
 
 async def test_held_predictions_survive_a_sigkill_without_checkpoint(

@@ -9,11 +9,8 @@ the prequential figures overall and by segment."""
 from __future__ import annotations
 
 import asyncio
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.events import Event, parse_event
 from schemas.published import Insight
@@ -23,7 +20,7 @@ from tests.integration.features_support import WORKER_ENV, replay, send, wait_pr
 from tests.integration.kafka_io import Record, collect
 from tests.integration.scoring_offline import HASH_SEED
 from tests.integration.scoring_offline import expected as offline
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import WorkerProcess, metric
 
 N = 900
 ENV = {
@@ -37,14 +34,7 @@ ENV = {
 
 def samples(port: int, name: str) -> dict[str, float]:
     """A metric's samples on one worker, by their first label value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                out[next(iter(sample.labels.values()), "")] = sample.value
-    return out
+    return {next(iter(labels.values()), ""): value for labels, value in metric(port, name)}
 
 
 async def events_topic(scope: Scope, count: int) -> list[tuple[int, int, Event]]:

@@ -22,11 +22,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from agents.features import rules_of
 from agents.scoring import SCORED
@@ -42,7 +39,7 @@ from tests.integration.features_support import WORKER_ENV, replay, send, wire
 from tests.integration.kafka_io import collect, end_offsets, wait_committed
 from tests.integration.scoring_offline import HASH_SEED
 from tests.integration.scoring_offline import expected as offline
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import WorkerProcess, metric
 
 N = 900
 ENV = {
@@ -55,18 +52,6 @@ RESTORED = re.compile(
     r"scoring: partition (\d+) restored \(version (\d+), offset (-?\d+), sequence (\d+)\)"
 )
 Records = list[tuple[int, int, Event]]
-
-
-def metric(port: int, name: str) -> list[tuple[dict[str, str], float]]:
-    """Every sample of one metric on one worker: its labels and value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return [
-        (sample.labels, sample.value)
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name
-    ]
 
 
 def model_partitions(port: int) -> set[int]:
