@@ -39,9 +39,11 @@ from schemas.events import Event, parse_event
 from schemas.published import DeadLetter
 from streams import metrics
 from streams.app import Runtime
+from streams.batches import batches, use
 from streams.settings import Settings
 from streams.web_features import register as register_view
 from streams.web_features import tables_ready
+from streams.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 AGENT = "features"
@@ -70,9 +72,13 @@ class FeatureAgent:
         self.features_name = settings.topic_name("features")
         self.dlq_topic = runtime.topics["dlq"]
         self.rules = rules_of(settings)
+        self.states = WriteBehind(table)
+        """The engine's view of the table: one write per dirty customer per batch."""
         self.engine = FeatureEngine(
-            table, erasures, self.rules, dedup_span=settings.features_dedup_span
+            self.states, erasures, self.rules, dedup_span=settings.features_dedup_span
         )
+        self.behind: list[WriteBehind] = [self.states]
+        """Tables flushed after every batch (scoring adds the churn holds)."""
         self.store = FeatureStore(
             settings.redis_url.get_secret_value(),
             settings.redis_key_prefix,
@@ -89,11 +95,24 @@ class FeatureAgent:
         self._consumed = metrics.EVENTS_IN.labels(AGENT)
         self._outcomes = {s: fmetrics.OUTCOMES.labels(s) for s in get_args(Status)}
         self.on_applied: AppliedHook | None = None
+        self.on_batch_end: Callable[[], Awaitable[None]] | None = None
+        """Called after a batch's events were applied, before its tables are written."""
 
     # --- the stream
-    async def handle(self, event: faust.EventT[Any]) -> None:
-        message = event.message
-        self._consumed.inc()
+    async def handle(self, events: list[faust.EventT[Any]]) -> None:
+        """One batch: each event applied in order, then each dirty state written once."""
+        try:
+            for event in events:
+                use(event)
+                await self._handle_one(event.message)
+            if self.on_batch_end is not None:
+                await self.on_batch_end()
+        finally:
+            for table in self.behind:
+                table.flush()
+        self._consumed.inc(len(events))  # counted once done
+
+    async def _handle_one(self, message: faust.types.Message) -> None:
         try:
             await self._process(message)
         except Exception as exc:
@@ -251,8 +270,8 @@ def register(runtime: Runtime) -> FeatureAgent:
     table.on_recover(agent.on_recovered)
 
     async def features_agent(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await agent.handle(event)
+        async for batch in batches(stream, settings.batch_max_events, settings.batch_linger_s):
+            await agent.handle(batch)
 
     async def features_flush() -> None:
         try:

@@ -21,6 +21,7 @@ from schemas.published import DeadLetter
 from schemas.validate import Accepted, Limits, check
 from streams import metrics
 from streams.app import Runtime
+from streams.batches import batches, use
 
 log = logging.getLogger(__name__)
 AGENT = "ingest"
@@ -38,50 +39,65 @@ class Ingest:
         self.table = table
         self.horizon_s = float(settings.dedup_horizon_s)
         self.indexes: dict[int, HorizonIndex] = {}
+        self._in = metrics.EVENTS_IN.labels(AGENT)
+        self._forwarded = metrics.EVENTS_OUT.labels(AGENT, "events")
+        self._latency = metrics.INGEST_LATENCY
 
-    async def handle(self, event: faust.EventT[Any]) -> None:
-        message = event.message
-        metrics.EVENTS_IN.labels(AGENT).inc()
-        try:
-            await self._process(message)
-        except Exception as exc:
-            metrics.AGENT_ERRORS.labels(AGENT).inc()
-            log.exception(
-                "ingest failed on %s[%d]@%d", message.topic, message.partition, message.offset
-            )
-            try:
-                await self.dead_letter(
-                    message, "internal_error", f"internal error: {type(exc).__name__}: {exc}"
-                )
-            except Exception:
-                # last resort: the broker refuses even the dead letter; say exactly what
-                metrics.DEAD_LETTER_FAILURES.inc()
-                log.exception(
-                    "could not dead-letter %s[%d]@%d",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                )
-
-    async def _process(self, message: faust.types.Message) -> None:
+    async def handle(self, events: list[faust.EventT[Any]]) -> None:
+        """One batch of records; every record ends forwarded, dropped or dead-lettered."""
         now = datetime.now(UTC)
+        counts = {"events": 0, "duplicates": 0, "rekeyed": 0}
+        for event in events:
+            message = event.message
+            use(event)  # the dedup table's changelog goes to this record's partition
+            try:
+                await self._process(message, now, counts)
+            except Exception as exc:
+                await self._internal_error(message, exc)
+        self._in.inc(len(events))  # counted once done
+        self._forwarded.inc(counts["events"])
+        metrics.DUPLICATES.inc(counts["duplicates"])
+        metrics.REKEYED.inc(counts["rekeyed"])
+
+    async def _internal_error(self, message: faust.types.Message, exc: Exception) -> None:
+        metrics.AGENT_ERRORS.labels(AGENT).inc()
+        log.exception(
+            "ingest failed on %s[%d]@%d", message.topic, message.partition, message.offset
+        )
+        try:
+            await self.dead_letter(
+                message, "internal_error", f"internal error: {type(exc).__name__}: {exc}"
+            )
+        except Exception:
+            # last resort: the broker refuses even the dead letter; say exactly what
+            metrics.DEAD_LETTER_FAILURES.inc()
+            log.exception(
+                "could not dead-letter %s[%d]@%d",
+                message.topic,
+                message.partition,
+                message.offset,
+            )
+
+    async def _process(
+        self, message: faust.types.Message, now: datetime, counts: dict[str, int]
+    ) -> None:
         result = check(message.value, message.key, now, self.limits)
         if not isinstance(result, Accepted):
             await self.dead_letter(message, result.reason_code, result.reason)
             return
         ev = result.event
         if not self._first_time(ev.event_id, message.partition, message.offset, now.timestamp()):
-            metrics.DUPLICATES.inc()
+            counts["duplicates"] += 1
             return
         if result.rekeyed:
-            metrics.REKEYED.inc()
+            counts["rekeyed"] += 1
         # the app's producer directly: Faust's Topic.send costs ~3x more per event, and
         # Faust flushes this producer before every offset commit (at-least-once holds)
         await self.producer.send(
             self.events_name, ev.customer_id.encode(), message.value, None, None, None
         )
-        metrics.EVENTS_OUT.labels(AGENT, "events").inc()
-        metrics.INGEST_LATENCY.observe(max(0.0, (now - ev.occurred_at).total_seconds()))
+        counts["events"] += 1
+        self._latency.observe(max(0.0, (now - ev.occurred_at).total_seconds()))
 
     def _first_time(self, event_id: str, partition: int, offset: int, now: float) -> bool:
         index = self._index(partition)
@@ -149,7 +165,7 @@ class Ingest:
 
 
 def register(runtime: Runtime) -> Ingest:
-    app = runtime.app
+    app, settings = runtime.app, runtime.settings
     table = app.Table(
         "dedup",
         key_type=str,
@@ -166,8 +182,8 @@ def register(runtime: Runtime) -> Ingest:
     app.on_partitions_revoked.connect(_revoked)
 
     async def ingest_agent(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await ingest.handle(event)
+        async for batch in batches(stream, settings.batch_max_events, settings.batch_linger_s):
+            await ingest.handle(batch)
 
     app.agent(runtime.topics["interactions"], name=AGENT)(ingest_agent)
     return ingest

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from agents import scoring_tabular as tabular
@@ -56,6 +57,16 @@ Clock = Callable[[], datetime]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A customer's behaviour step waiting for the end of the batch (``coalesce``)."""
+
+    event: Event
+    partition: int
+    learn: bool
+    reco: Event | None
 
 
 class EngineFeatures:
@@ -88,6 +99,8 @@ class Scorer:
         features: FeatureSource,
         clock: Clock = _now,
         holds: MutableMapping[str, bytes] | None = None,
+        *,
+        coalesce: bool = False,
     ) -> None:
         self.config = config
         self.features = features
@@ -96,6 +109,9 @@ class Scorer:
         self.rule = PublishRule(config.publish_every, config.churn_min_change)
         self.lateness = timedelta(seconds=config.lateness_s)
         self.sets: dict[int, PartitionModels] = {}
+        self.coalesce = coalesce
+        self.pending: dict[str, Pending] = {}
+        """Customers whose behaviour step waits for :meth:`flush` (``coalesce``)."""
         self._scan: dict[int, list[tuple[str, bytes]]] | None = None
 
     def fresh(self, partition: int) -> PartitionModels:
@@ -129,15 +145,21 @@ class Scorer:
         return found
 
     def score(self, event: Event, partition: int, offset: int) -> list[Insight]:
-        """The insights of one applied event (module docstring)."""
+        """The insights of one applied event (module docstring); with ``coalesce`` the
+        behaviour step waits for :meth:`flush`."""
         models = self.models(partition)
         learn = models.learnt(offset)
+        cid = event.customer_id
         if event.type == "erasure":
+            self.pending.pop(cid, None)
             if learn:
-                removed = models.forget(event.customer_id)
-                log.info("scoring: erased %s (%d model-side items)", event.customer_id, removed)
+                removed = models.forget(cid)
+                log.info("scoring: erased %s (%d model-side items)", cid, removed)
             return []
         turn = Turn(event, models, learn, self.clock(), self.features)
+        if isinstance(event, Subscription) and cid in self.pending:
+            # an outcome closes the hold the waiting step opens: that step comes first
+            turn.insights.extend(self._behaviour(self.pending.pop(cid)))
         watermark = models.advance(event.occurred_at)
         if learn:
             for closed in models.join.take_redo():
@@ -146,10 +168,47 @@ class Scorer:
                 tabular.learn_churn(turn, closed)
         self._own_models(turn, event)
         if event.type in tabular.BEHAVIOUR_EVENTS:
-            tabular.behaviour_models(turn, self.rule)
-            tabular.reco(turn, event)
+            if self.coalesce:
+                tabular.reco_learn(turn, event)
+                self._defer(event, partition, learn)
+            else:
+                tabular.behaviour_models(turn, self.rule)
+                tabular.reco(turn, event)
         if turn.outputs:
-            self.features.set_outputs(event.customer_id, turn.outputs)
+            self.features.set_outputs(cid, turn.outputs)
+        return turn.insights
+
+    def _defer(self, event: Event, partition: int, learn: bool) -> None:
+        before = self.pending.get(event.customer_id)
+        reco = event if tabular.publishes_reco(event) else (before.reco if before else None)
+        self.pending[event.customer_id] = Pending(event, partition, learn, reco)
+
+    def flush(self, before: Callable[[str], None] | None = None) -> list[Insight]:
+        """Run the waiting behaviour steps, one per customer (``before`` is called with
+        the customer id first: the worker makes its last event current again)."""
+        pending, self.pending = self.pending, {}
+        out: list[Insight] = []
+        for cid, waiting in pending.items():
+            if before is not None:
+                before(cid)
+            out.extend(self._behaviour(waiting))
+        return out
+
+    def _behaviour(self, waiting: Pending) -> list[Insight]:
+        """Churn, segment and anomaly on the customer's vector now, as insights of its
+        latest behaviour event; reco's top-k as one of its latest order or cart add."""
+        models = self.sets.get(waiting.partition)
+        if models is None:  # revoked meanwhile: its events are read again by the new owner
+            return []
+        now = self.clock()
+        turn = Turn(waiting.event, models, waiting.learn, now, self.features)
+        tabular.behaviour_models(turn, self.rule)
+        if waiting.reco is not None:
+            reco = Turn(waiting.reco, models, waiting.learn, now, self.features)
+            tabular.reco_publish(reco)
+            turn.insights.extend(reco.insights)
+        if turn.outputs:
+            self.features.set_outputs(waiting.event.customer_id, turn.outputs)
         return turn.insights
 
     @staticmethod

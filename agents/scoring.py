@@ -41,6 +41,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from faust.streams import current_event
 from mode import BaseSignalT
 
 from agents import scoring_metrics as sm
@@ -55,7 +56,9 @@ from schemas.published import Insight
 from sinks.redis_models import ModelStore
 from streams import metrics
 from streams.app import Runtime
+from streams.batches import use
 from streams.settings import Settings
+from streams.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 AGENT: Final = "scoring"
@@ -87,7 +90,11 @@ class ScoringAgent:
         self.app = runtime.app
         self.insights_name = settings.topic_name("insights")
         source = EngineFeatures(features.engine, features.rules)
-        self.scorer = Scorer(config_of(settings), source, holds=holds)
+        self.scorer = Scorer(
+            config_of(settings), source, holds=holds, coalesce=settings.models_coalesce
+        )
+        self.contexts: dict[str, Any] = {}
+        """Each waiting customer's last Faust event (its table writes go to its partition)."""
         self.store = ModelStore(settings.redis_url.get_secret_value(), settings.redis_key_prefix)
         key = settings.models_checkpoint_key.get_secret_value().encode()
         self.checkpoints = Checkpoints(self.store, key, self.scorer.fresh)
@@ -97,6 +104,7 @@ class ScoringAgent:
         self.lock = asyncio.Lock()
         self._out = metrics.EVENTS_OUT.labels(AGENT, "insights")
         self._in = metrics.EVENTS_IN.labels(AGENT)
+        self._stage = metrics.INSIGHT_STAGE
 
     async def on_event(self, event: Event, partition: int, offset: int, status: Status) -> None:
         """Score one event the feature agent applied (its ``on_applied`` hook)."""
@@ -108,6 +116,8 @@ class ScoringAgent:
                 self.scorer.adopt(await self.checkpoints.restore(partition))
             started = time.perf_counter()
             insights = self.scorer.score(event, partition, offset)
+            if event.customer_id in self.scorer.pending:
+                self.contexts[event.customer_id] = current_event()
             for insight in insights:
                 await self._send(insight)
             if insights:
@@ -119,6 +129,21 @@ class ScoringAgent:
             log.exception(
                 "scoring failed on %s (partition %d @%d)", event.event_id, partition, offset
             )
+
+    async def end_batch(self) -> None:
+        """The behaviour steps the batch's events left waiting, one per customer."""
+        if not self.scorer.pending:
+            return
+        contexts, self.contexts = self.contexts, {}
+        try:
+            insights = self.scorer.flush(before=lambda cid: use(contexts[cid]))
+            for insight in insights:
+                await self._send(insight)
+                self._stage.observe(metrics.since(insight.occurred_at))
+        except Exception:
+            sm.ERRORS.inc()
+            metrics.AGENT_ERRORS.labels(AGENT).inc()
+            log.exception("scoring failed at the end of a batch")
 
     async def _send(self, insight: Insight) -> None:
         value = insight.model_dump_json().encode()
@@ -186,8 +211,11 @@ def register(runtime: Runtime, features: FeatureAgent) -> ScoringAgent:
     holds = app.Table(
         HOLDS, key_type=str, value_type=bytes, default=None, partitions=settings.topic_partitions
     )
-    agent = ScoringAgent(runtime, features, holds)
+    behind = WriteBehind(holds)  # written once per customer per batch, with the features
+    features.behind.append(behind)
+    agent = ScoringAgent(runtime, features, behind)
     features.on_applied = agent.on_event
+    features.on_batch_end = agent.end_batch
 
     async def _recovered() -> None:
         agent.scorer.rescan()

@@ -143,24 +143,45 @@ def _churn(
 
 def reco(turn: Turn, event: Event) -> None:
     """Learn from product interactions; publish the top-k on orders and cart adds."""
+    reco_learn(turn, event)
+    if publishes_reco(event):
+        reco_publish(turn)
+
+
+def publishes_reco(event: Event) -> bool:
+    """Orders and cart adds/checkouts publish the customer's top-k."""
     kind = RECO_KINDS.get(event.type)
-    if kind is None or (isinstance(event, CartChange) and event.action == "remove"):
+    return kind in ("order", "cart") and not (
+        isinstance(event, CartChange) and event.action == "remove"
+    )
+
+
+def reco_learn(turn: Turn, event: Event) -> None:
+    """Learn from the event's products (an order is first scored against the top-k)."""
+    kind = RECO_KINDS.get(event.type)
+    if (
+        kind is None
+        or not turn.learn
+        or (isinstance(event, CartChange) and event.action == "remove")
+    ):
         return
     model = turn.models.models["reco"]
     cid = event.customer_id
     products = _products(event)
-    if turn.learn and kind == "order" and products:
+    if kind == "order" and products:
         _monitor_hits(turn, model, cid, products)
-    if turn.learn:
-        for product in products:
-            model.learn_one({"customer_id": cid, "product_id": product, "kind": kind})
-    if kind == "view":
-        return
-    found = model.predict_one({"customer_id": cid})
+    for product in products:
+        model.learn_one({"customer_id": cid, "product_id": product, "kind": kind})
+
+
+def reco_publish(turn: Turn) -> None:
+    """The customer's top-k, as an insight of ``turn.event``."""
+    model = turn.models.models["reco"]
+    found = model.predict_one({"customer_id": turn.event.customer_id})
     if found.value is None:
         sm.ABSTAINED.labels("reco").inc()
         return
-    turn.publish(insight(event, "reco", model.version, found, turn.now))
+    turn.publish(insight(turn.event, "reco", model.version, found, turn.now))
 
 
 def _monitor_hits(turn: Turn, model: OnlineModel, customer_id: str, bought: list[str]) -> None:

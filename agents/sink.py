@@ -22,7 +22,7 @@ import signal
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import faust
 
@@ -34,6 +34,7 @@ from sinks.clickhouse import ClickHouseSink, QueryLimits
 from sinks.tables import INTERACTIONS
 from streams import metrics
 from streams.app import Runtime
+from streams.batches import batches
 from streams.settings import Settings, TopicRole
 
 log = logging.getLogger(__name__)
@@ -182,13 +183,8 @@ def register(runtime: Runtime) -> SinkAgent:
 def _add_agent(runtime: Runtime, agent: SinkAgent, role: TopicRole, policy: BatchPolicy) -> None:
     async def sink_agent(stream: faust.StreamT[bytes]) -> None:
         await agent.sink.open()
-        concrete = cast("faust.Stream[Any]", stream)
-        # noack_take yields events (annotated as values) and never acknowledges them:
-        # the agent does, once they are written
-        async for batch in concrete.noack_take(policy.max_rows, within=policy.max_age_s):
-            events = cast("list[faust.EventT[Any]]", batch)
+        # acknowledged when the next batch is asked for: once this one is written
+        async for events in batches(stream, policy.max_rows, policy.max_age_s):
             await agent.handle(role, events)
-            for event in events:
-                await concrete.ack(event)
 
     runtime.app.agent(runtime.topics[role], name=f"{AGENT}-{role}")(sink_agent)

@@ -49,6 +49,7 @@ from mode.utils.futures import notify
 from prometheus_client import Counter
 
 from streams.commit_rule import FetchedRuns, committable
+from streams.dispatch import fast_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -247,12 +248,16 @@ class RapportApp(faust.App):
 
     wait_empty_timeout_s: float = 30.0
     """How long a stop or a revocation waits for records in flight (set before start)."""
+    producer_buffer_max: int = 100
+    """Table writes buffered before the conductor waits for them to be sent (Faust's 100;
+    a batch writes one per dirty key at once, so the app sets a bound above the batch)."""
 
     def _new_consumer(self) -> Any:
         consumer = cast("Consumer", super()._new_consumer())
-        return guard(self, consumer, self.wait_empty_timeout_s)
+        return fast_dispatch(self, guard(self, consumer, self.wait_empty_timeout_s))
 
     def _new_producer(self) -> Any:
         producer = cast("Producer", super()._new_producer())
-        complete_flush(cast("ProducerBuffer", producer.buffer))
+        buffer = complete_flush(cast("ProducerBuffer", producer.buffer))
+        buffer.max_messages = self.producer_buffer_max
         return producer

@@ -81,6 +81,8 @@ def create_app(settings: Settings) -> Runtime:
         autodiscover=False,
         table_cleanup_interval=30.0,
     )
+    # a batch writes its tables at its end: room for several batches of changelog records
+    app.producer_buffer_max = max(100, 4 * settings.batch_max_events)
     topics: dict[str, faust.TopicT] = {}
     specs = topic_specs(settings)
     for spec in specs:
@@ -99,6 +101,16 @@ def create_app(settings: Settings) -> Runtime:
             allow_empty=spec.role == "interactions",
         )
     runtime = Runtime(app, settings, topics)
+
+    async def declare_topics() -> None:
+        # Faust creates only the topics an agent reads; a topic this worker only writes
+        # (reply-requests with drafting off) would be missing, and every send to it would
+        # wait on metadata, stalling the agent and, through its full queue, every agent
+        # reading the same input
+        for topic in topics.values():
+            await topic.maybe_declare()
+
+    app.task(declare_topics)
     _register(runtime)
     return runtime
 

@@ -194,6 +194,8 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
             "topic_prefix": f"bench.{tag}.",
             "app_id": f"bench-{tag}",
             "data_dir": settings.data_dir / "bench" / tag,
+            # checkpoints and feature copies of earlier runs must not be restored
+            "redis_key_prefix": f"{settings.redis_key_prefix}bench-{tag}:",
         }
     )
     source = f"bench.{tag}.baseline-in"

@@ -126,6 +126,7 @@ def run_drafting_bench(settings: Settings, args: argparse.Namespace) -> int:
                         "app_id": name.replace(".", "-").strip("-"),
                         "data_dir": settings.data_dir / "bench" / tag / name.strip("."),
                         "drafting_enabled": enabled,
+                        "redis_key_prefix": f"{settings.redis_key_prefix}{name}",
                         "web_port": _free_port(),
                         "llm_base_url": f"http://127.0.0.1:{llm.port}/v1",
                         "llm_timeout_s": args.llm_latency + 5,

@@ -116,6 +116,7 @@ def pipeline(settings: Settings, n: int, rate: float | None) -> Result:
         update={
             "topic_prefix": f"{settings.topic_prefix}pipe{tag}.",
             "app_id": f"{settings.app_id}-pipe{tag}",
+            "redis_key_prefix": f"{settings.redis_key_prefix}pipe{tag}:",  # no old checkpoints
             "drafting_enabled": False,
         }
     )

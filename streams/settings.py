@@ -54,6 +54,18 @@ class Settings(BaseSettings):
         "ingest, features, scoring, sink, reply_requests, drafting (scoring needs features)",
     )
 
+    # --- the hot path's batches (streams.batches)
+    batch_max_events: int = Field(
+        500, ge=1, le=100_000, description="Most records an agent takes in one batch"
+    )
+    batch_linger_s: float = Field(
+        0.0,
+        ge=0,
+        le=1.0,
+        description="Wait this long once for more records when a batch is short (latency "
+        "for fewer, larger batches); 0 takes what is queued",
+    )
+
     # --- Kafka
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port")
     kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
@@ -325,6 +337,11 @@ class Settings(BaseSettings):
         le=1,
         description="Models: a churn risk that moved by this much since the customer's last "
         "churn insight is published at once",
+    )
+    models_coalesce: bool = Field(
+        True,
+        description="Models: churn, segment, anomaly and reco's top-k run once per customer "
+        "per batch, on its latest event (false: on every event)",
     )
     models_recent_texts: int = Field(
         20,

@@ -45,6 +45,8 @@ N = 900
 ENV = {
     **WORKER_ENV,
     "RAPPORT_DRAFTING_ENABLED": "false",
+    # the offline reference scores every event; coalesced steps follow batch boundaries
+    "RAPPORT_MODELS_COALESCE": "false",
     "RAPPORT_MODELS_CHECKPOINT_INTERVAL_S": "1",
     "PYTHONHASHSEED": HASH_SEED,  # segments are bit-exact per hash seed: scoring_offline
 }

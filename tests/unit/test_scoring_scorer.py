@@ -268,3 +268,49 @@ def test_abstaining_prediction_insight_fields() -> None:
     found = insight(ev, "segment", 3, Prediction(2, 1.7, {"distance": 0.1}), NOW)
     assert found.confidence == 1.0 and found.prediction == 2 and found.model_version == 3
     assert found.occurred_at - ev.occurred_at == timedelta(0)
+
+
+def test_coalesced_behaviour_step_runs_once_per_customer_per_batch() -> None:
+    """With ``coalesce`` (the worker's default) churn, segment, anomaly and reco's top-k
+    run once per customer at the end of a batch, as insights of its latest events; text
+    models still score every message, and an outcome still closes the hold its
+    customer's earlier events in the batch opened."""
+    telco = {"plan": "Month-to-month", "monthly_charges": 80.0, "tenure_months": 2}
+    items = [{"product_id": p, "quantity": 1, "unit_price": 5.0} for p in ("tent", "stove")]
+    order = {"order_id": "o", "items": items, "amount": 10.0, "currency": "EUR"}
+    history = [event("order", "z0", "z", 0, **order)]
+    batch = [
+        event("subscription", "a0", "a", 1, action="started", **telco),
+        event("page_view", "a1", "a", 2, url="/", product_id="tent"),
+        message(3, "where is my card?", customer="b"),
+        event("cart", "a3", "a", 4, cart_id="k", action="add", product_id="tent"),
+        event("page_view", "b4", "b", 5, url="/"),
+        event("page_view", "a5", "a", 6, url="/"),
+        event("subscription", "b6", "b", 7, action="cancelled"),
+    ]
+    each, once = Pipeline(), Pipeline()
+    once.scorer.coalesce = True
+    per_event = each.run(history + batch)
+    once.run(history)
+    once.scorer.flush()
+    during = once.run(batch)
+    at_end = once.scorer.flush()
+    # text models: the same insights, at the message
+    text = [i.insight_id for i in per_event if i.model in ("sentiment", "intent")]
+    assert text == [i.insight_id for i in during][:2] == ["m3:sentiment", "m3:intent"]
+    # b's earlier events (m3, b4) opened its hold before the cancellation closed it: the
+    # waiting step ran first, so the label is learnt as it is event by event
+    assert ids(during)[2:] == ["b4:churn", "b4:segment"]
+    assert once.scorer.sets[0].churn.version == each.scorer.sets[0].churn.version == 1
+    # the rest waits for the end of the batch: one step per customer, its latest events
+    assert ids(at_end) == ["a5:churn", "a5:segment", "a3:reco", "b6:segment"]
+    reco = at_end[2]
+    assert reco.prediction == "stove" and reco.explanation["items"][0] == "stove"
+    assert once.scorer.pending == {} and once.scorer.flush() == []
+    behaviour = ("churn", "segment", "anomaly")
+    assert sum(i.model in behaviour for i in per_event[1:]) > sum(
+        i.model in behaviour for i in during + at_end
+    )
+    # the customer's features carry the risk the step published
+    state = once.engine.state("a")
+    assert state is not None and state.models["churn_risk"] == at_end[0].prediction
