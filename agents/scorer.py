@@ -20,6 +20,14 @@ Learning happens once per event: an event at or below the set's ``offset`` (a
 redelivery after a restore) is scored and published again, with the same insight
 ids, but not learnt from.
 
+**Coalescing** (``coalesce``, the worker's default): step 4's churn, segment and anomaly,
+and reco's top-k, wait in :attr:`Scorer.pending` and run once per customer when the
+agent calls :meth:`Scorer.flush` at the end of its batch, on the customer's vector then,
+as insights of its latest behaviour event (reco: of its latest order or cart add); reco
+still learns from every event, and a ``subscription`` runs its customer's waiting step
+first, so an outcome closes the hold the earlier events opened. A session's burst of
+page views costs one step instead of one per view.
+
 >>> from features.engine import FeatureEngine
 >>> from features.definitions import Rules
 >>> from schemas.events import parse_event

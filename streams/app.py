@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> Runtime:
         key_serializer="raw",
         value_serializer="raw",
         producer_acks=-1,
+        producer_linger=settings.producer_linger_s,
         producer_max_request_size=MAX_RECORD_BYTES,
         consumer_max_fetch_size=MAX_RECORD_BYTES,
         consumer_auto_offset_reset="earliest",

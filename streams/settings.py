@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         description="Wait this long once for more records when a batch is short (latency "
         "for fewer, larger batches); 0 takes what is queued",
     )
+    producer_linger_s: float = Field(
+        0.005,
+        ge=0,
+        le=1.0,
+        description="The producer waits this long to fill a request: a batch's sends go "
+        "out in a few requests instead of one each",
+    )
 
     # --- Kafka
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port")
