@@ -54,7 +54,7 @@ from agents.scoring_state import ModelConfig, PartitionModels
 from agents.scoring_turn import FeatureSource, Turn
 from features.definitions import Rules, Vector
 from features.engine import FeatureEngine
-from features.vector import vector
+from features.vector import model_inputs
 from online_models.delayed import by_partition
 from schemas.events import AgentLabel, DraftFeedback, Event, Message, Rating, Subscription
 from schemas.published import Insight
@@ -86,7 +86,7 @@ class EngineFeatures:
 
     def vector(self, customer_id: str) -> Vector | None:
         state = self.engine.state(customer_id)
-        return None if state is None else vector(state, self.rules)
+        return None if state is None else model_inputs(state, self.rules)
 
     def set_outputs(self, customer_id: str, outputs: Mapping[str, float]) -> None:
         self.engine.set_model_outputs(customer_id, outputs)

@@ -15,6 +15,7 @@ function of the state, so any worker holding the state serves the same values.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
 from features.definitions import (
     CARTS_ABANDONED,
@@ -104,6 +105,44 @@ def order_features(wm: int, last_order: int | None, orders: int, cents: int) -> 
         "rfm_monetary": m,
         "rfm_score": r * 100 + f * 10 + m if r else None,
     }
+
+
+MODEL_WINDOWS: Final = ("7d", "30d")
+"""The windows the models read (``model_inputs``)."""
+
+
+def model_inputs(state: CustomerState, rules: Rules) -> Vector:
+    """What the online models read of :func:`vector`, computed alone: the windowed
+    features of ``MODEL_WINDOWS`` and all time, the activity counters, the order features
+    and the model outputs (the same values as :func:`vector` gives them, without the
+    ~140 others: the behaviour step reads the customer's vector once per batch)."""
+    wm, totals = state.wm, state.totals
+    stale = wm - rules.stale_s
+    sums: dict[str, list[int]] = {}
+    for name in MODEL_WINDOWS:
+        window = WINDOWS[name]
+        first = window.first_bucket(wm)
+        acc = [0] * N_METRICS
+        for bucket, values in state.tiers[window.tier].items():
+            if bucket >= first:
+                for metric, amount in values.items():
+                    acc[metric] += amount
+        sums[name] = acc
+    sums["all"] = totals[:N_METRICS]
+    out = windowed(sums)
+    out["events"] = totals[EVENTS]
+    out["open_tickets"] = sum(
+        1 for t, rank in state.tickets.values() if rank != CLOSED and t >= stale
+    )
+    out["unreplied_inbound"] = sum(
+        1 for _, pending in state.convs.values() for i in pending if i >= stale
+    )
+    out["carts_open"] = len(state.carts)
+    out["carts_abandoned"] = totals[CARTS_ABANDONED]
+    out.update(order_features(wm, state.last_order, totals[ORDERS], totals[ORDER_CENTS]))
+    for name in MODEL_OUTPUTS:
+        out[name] = state.models.get(name)
+    return out
 
 
 def vector(state: CustomerState, rules: Rules) -> Vector:

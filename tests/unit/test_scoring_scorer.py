@@ -10,11 +10,16 @@ import orjson
 import pytest
 
 from agents.scorer import Scorer
+from agents.scoring_inputs import BEHAVIOUR
 from agents.scoring_state import ModelConfig
 from agents.scoring_turn import Turn
+from features.definitions import MODEL_OUTPUTS, Rules
+from features.engine import FeatureEngine
+from features.vector import model_inputs, vector
 from online_models.base import Prediction
 from schemas.events import parse_event
 from schemas.published import Insight
+from streams.replay import synthetic
 from streams.replay.datasets import bitext
 from tests.unit.scoring_support import NOW, Pipeline, event, label, message
 
@@ -314,3 +319,21 @@ def test_coalesced_behaviour_step_runs_once_per_customer_per_batch() -> None:
     # the customer's features carry the risk the step published
     state = once.engine.state("a")
     assert state is not None and state.models["churn_risk"] == at_end[0].prediction
+
+
+def test_model_inputs_are_the_vectors_values_for_what_the_models_read() -> None:
+    """The scorer reads ``model_inputs``, not the full vector: the same values, for every
+    name the models read, over a replay of synthetic customers."""
+    rules, engine = Rules(), FeatureEngine({}, {}, Rules())
+    records = list(synthetic(seed=3, limit=3000, n_customers=200))
+    for offset, record in enumerate(records):
+        engine.process(parse_event(orjson.dumps(record.event)), 0, offset)
+    compared = 0
+    for customer_id in list(engine.cache):
+        state = engine.state(customer_id)
+        assert state is not None
+        full, inputs = vector(state, rules), model_inputs(state, rules)
+        assert set(BEHAVIOUR) | set(MODEL_OUTPUTS) <= set(inputs)
+        assert {name: full[name] for name in inputs} == inputs
+        compared += 1
+    assert compared == len({r.customer_id for r in records}) > 100
