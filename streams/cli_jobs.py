@@ -119,6 +119,13 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
     run.add_argument("--source", default="tweets,bitext,banking77,telco,synthetic")
     _replay_options(run, 4000)
     run.add_argument("--keep-worker", action="store_true", help="leave the worker running")
+    run.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=1200.0,
+        help="seconds to wait after the replay for the worker's group to process it all "
+        "(lag 0 on every topic it reads) before the answers; exit 1 when it does not",
+    )
     handlers["run"] = _cmd_run
 
     bench = sub.add_parser("bench", help="benchmarks beside a bare aiokafka loop")

@@ -40,9 +40,12 @@ async def group_lag(
     *,
     consumed_only: bool = False,
     only: Collection[tuple[str, int]] | None = None,
+    ages: bool = True,
 ) -> list[PartitionLag]:
     """Lag per partition; ``consumed_only`` skips topics the group never committed on,
-    ``only`` keeps these (topic, partition) pairs (a worker's own partitions)."""
+    ``only`` keeps these (topic, partition) pairs (a worker's own partitions); without
+    ``ages`` the seconds are left at 0 (no fetch of each partition's oldest pending record:
+    cheaper, for a caller that polls the messages only)."""
     consumer = AIOKafkaConsumer(
         **client_options(settings), group_id=group_id, enable_auto_commit=False
     )
@@ -71,7 +74,9 @@ async def group_lag(
                 committed if committed is not None else (await consumer.beginning_offsets([tp]))[tp]
             )
             pending = max(0, ends[tp] - start)
-            seconds, event_seconds = await _age(consumer, tp, start) if pending else (0.0, 0.0)
+            seconds, event_seconds = (
+                await _age(consumer, tp, start) if pending and ages else (0.0, 0.0)
+            )
             out.append(
                 PartitionLag(
                     tp.topic, tp.partition, ends[tp], start, pending, seconds, event_seconds

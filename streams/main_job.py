@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 
@@ -27,13 +28,14 @@ from streams.cli_jobs import source_records
 from streams.errors import StackError
 from streams.kafka_client import client_options
 from streams.main_job_answers import print_answers, print_flow
+from streams.main_job_drain import DrainProgress, DrainResult, Snapshot, drain, snapshot
 from streams.main_job_tail import Tail
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
-from streams.settings import Settings
+from streams.settings import Settings, TopicRole
 from streams.stack import control
 from streams.stack.procs import port_open, stop_child, wait_until
-from streams.topics import topic_specs
+from streams.topics import consumed_roles, topic_specs
 
 
 @dataclass
@@ -126,9 +128,10 @@ def _ready(port: int) -> bool:
         return False
 
 
-async def create_topics(settings: Settings) -> None:
-    """Create the topics before the worker subscribes: a topic the worker creates itself can
-    be missing from its first assignment (stale metadata), and is then never consumed."""
+async def create_topics(settings: Settings, roles: Collection[TopicRole] | None = None) -> None:
+    """Create the topics (of ``roles``, default all) before the worker subscribes: a topic
+    the worker creates itself can be missing from its first assignment (stale metadata),
+    and is then never consumed."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -143,7 +146,7 @@ async def create_topics(settings: Settings) -> None:
                 | ({} if spec.compacted else {"retention.ms": str(spec.retention_ms)}),
             )
             for spec in topic_specs(settings)
-            if spec.name not in existing
+            if spec.name not in existing and (roles is None or spec.role in roles)
         ]
         if new:
             await admin.create_topics(new)
@@ -171,7 +174,9 @@ def _poll(view: View, port: int, stop: threading.Event) -> None:
 
 
 def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
-    """0 when every replayed event was consumed by ingest; 1 when events did not flow."""
+    """0 when the worker's group processed everything replayed (lag 0 on every topic it
+    reads) and ingest consumed every replayed event; 1 otherwise (no answers printed when
+    the group did not drain)."""
     console = Console()
     console.print("[bold]1/3[/] local stack")
     control.up(settings)
@@ -182,20 +187,35 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
         f"[bold]2/3[/] worker on :{settings.web_port} (log {settings.data_dir / 'worker.log'})"
     )
     asyncio.run(create_topics(settings))
+    topics = [settings.topic_name(role) for role in consumed_roles(settings)]
+    base = asyncio.run(snapshot(settings, topics))  # what the group had processed before
     worker = start_worker(settings)
     view, stop = View(tail=Tail(settings)), threading.Event()
     poller = threading.Thread(target=_poll, args=(view, settings.web_port, stop), daemon=True)
     try:
         console.print(
-            f"[bold]3/3[/] replaying {args.source} ({args.limit} per source, ids {prefix}*)"
+            f"[bold]3/3[/] replaying {args.source} ({args.limit} per source, ids {prefix}*), "
+            f"then waiting up to {args.drain_timeout:.0f}s (--drain-timeout) for the group "
+            f"{settings.app_id} to process it all (lag 0 on {len(topics)} topics)"
         )
         poller.start()
         if view.tail is not None:
             view.tail.start()
-        produced, rate = _replay(console, settings, args, prefix, view)
+        produced, rate, result = _replay(
+            console, settings, args, view, prefix=prefix, watch=_Drain(topics, base, worker)
+        )
         with contextlib.suppress(OSError):
             view.metrics = scrape(settings.web_port)  # the final count, not the last poll's
         flowed = print_flow(console, view.metrics, produced, rate)
+        if not result.drained:
+            _print_not_drained(console, result, worker, args.drain_timeout, settings)
+            return 1
+        processed = result.last.processed_since(base, settings.topic_name("interactions"))
+        console.print(
+            f"all {processed:,} events processed (lag 0): replayed {produced:,}; "
+            f"{result.last.processed_since(base):,} records on {len(topics)} topics "
+            f"in {result.seconds:.1f}s after the replay"
+        )
         print_answers(console, settings, drafts_wait_s=150.0)
     finally:
         stop.set()
@@ -209,6 +229,36 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _Drain:
+    """What the drain after the replay watches: the group's topics from ``base``, and the
+    worker that processes them."""
+
+    topics: list[str]
+    base: Snapshot
+    worker: subprocess.Popen[bytes]
+
+
+def _print_not_drained(
+    console: Console,
+    result: DrainResult,
+    worker: subprocess.Popen[bytes],
+    timeout_s: float,
+    settings: Settings,
+) -> None:
+    why = (
+        f"the worker exited with code {worker.returncode} after {result.seconds:.0f}s"
+        if worker.poll() is not None
+        else f"not drained after {result.seconds:.0f}s (--drain-timeout {timeout_s:.0f})"
+    )
+    console.print(f"[red]{why}: group {settings.app_id} still lags {result.last.lag:,} records[/]")
+    console.print(f"    {result.last.lag_text(settings.topic_prefix)}")
+    console.print(
+        "[red]the analyst answers would describe part of the data, so they are not printed[/]"
+        f" (see {settings.data_dir / 'worker.log'})"
+    )
+
+
 class _Quiet:
     """Stands in for the live view with --quiet: the table is printed once, at the end."""
 
@@ -218,14 +268,21 @@ class _Quiet:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def update(self, renderable: Table) -> None:
+    def update(self, renderable: RenderableType) -> None:
         return None
 
 
 def _replay(
-    console: Console, settings: Settings, args: argparse.Namespace, prefix: str, view: View
-) -> tuple[int, float]:
-    """Replay the sources, then wait (up to 120 s) for ingest to consume them all."""
+    console: Console,
+    settings: Settings,
+    args: argparse.Namespace,
+    view: View,
+    *,
+    prefix: str,
+    watch: _Drain,
+) -> tuple[int, float, DrainResult]:
+    """Replay the sources, then wait (up to ``--drain-timeout``) until the worker's group
+    has processed everything (:mod:`streams.main_job_drain`), with a progress bar."""
     start = datetime.now(UTC).replace(microsecond=0) if args.now else None
     records = source_records(
         _available(console, args.source.split(","), args.tweets),
@@ -234,27 +291,41 @@ def _replay(
         start=start,
         tweets_path=args.tweets,
     )
+    plain = args.quiet or not console.is_terminal
+    progress = DrainProgress(console, watch.base, plain=plain, prefix=settings.topic_prefix)
     live: Live | _Quiet = (
         _Quiet() if args.quiet else Live(view.table(), console=console, refresh_per_second=4)
     )
     with live:
 
-        def progress(n: int) -> None:
+        def replayed(n: int) -> None:
             view.produced = n
             live.update(view.table())
 
         stats = asyncio.run(
-            produce_records(settings, records, rate=args.rate, id_prefix=prefix, progress=progress)
+            produce_records(settings, records, rate=args.rate, id_prefix=prefix, progress=replayed)
         )
-        deadline = time.monotonic() + 120
-        while view.metrics.get("in:ingest", 0) < stats.produced and time.monotonic() < deadline:
-            time.sleep(0.5)
-            live.update(view.table())
-        time.sleep(1.0)
-        live.update(view.table())
+        if plain:
+            console.print(f"    replayed {stats.produced:,}; waiting for lag 0")
+
+        def polled(snap: Snapshot) -> None:
+            progress.update(snap)
+            live.update(Group(view.table(), progress.renderable()))
+
+        result = asyncio.run(
+            drain(
+                settings,
+                watch.topics,
+                timeout_s=args.drain_timeout,
+                on_poll=polled,
+                alive=lambda: watch.worker.poll() is None,
+            )
+        )
+        if plain:
+            console.print(progress.line(result.last))
     if args.quiet:
         console.print(view.table())
-    return stats.produced, stats.rate
+    return stats.produced, stats.rate, result
 
 
 def _available(console: Console, names: list[str], tweets: str | None) -> list[str]:

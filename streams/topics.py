@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from pydantic import BaseModel
 
@@ -16,6 +17,18 @@ from schemas.published import DeadLetter, DraftedReply, FeatureSnapshot, Insight
 from streams.settings import Settings, TopicRole
 
 DAY_MS = 86_400_000
+
+READERS: Final[dict[TopicRole, frozenset[str]]] = {
+    "interactions": frozenset({"ingest"}),
+    "events": frozenset({"features", "sink", "reply_requests"}),
+    "dlq": frozenset({"sink"}),
+    "features": frozenset({"sink"}),
+    "insights": frozenset({"sink", "reply_requests"}),  # reply_requests: its engagement agent
+    "reply_requests": frozenset({"drafting"}),
+    "drafted_replies": frozenset({"sink"}),
+}
+"""The agents (``RAPPORT_AGENTS`` names) that read each topic, as ``agents/*.register`` wires
+them: the worker's consumer group commits offsets on exactly these topics."""
 
 
 @dataclass(frozen=True)
@@ -97,3 +110,21 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             doc="Drafted replies for human review (never sent automatically).",
         ),
     ]
+
+
+def consumed_roles(settings: Settings) -> list[TopicRole]:
+    """The topics a worker with these settings reads, in :func:`topic_specs` order: those of
+    its agents (``RAPPORT_AGENTS``), the drafting agent only when drafting is enabled.
+
+    >>> from streams.settings import Settings
+    >>> consumed_roles(Settings(_env_file=None))
+    ['interactions', 'events', 'dlq', 'features', 'insights', 'reply_requests', 'drafted_replies']
+    >>> consumed_roles(Settings(_env_file=None, drafting_enabled=False))
+    ['interactions', 'events', 'dlq', 'features', 'insights', 'drafted_replies']
+    >>> consumed_roles(Settings(_env_file=None, agents="ingest,features"))
+    ['interactions', 'events']
+    """
+    agents = set(settings.agent_names)
+    if not settings.drafting_enabled:
+        agents.discard("drafting")
+    return [spec.role for spec in topic_specs(settings) if READERS[spec.role] & agents]

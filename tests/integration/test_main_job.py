@@ -1,12 +1,15 @@
 """The main job (README command 1) as a user runs it: ``rapport run`` against the running stack.
 
-Each run replays four real and synthetic sources, waits for ingest to consume them, and
-prints the analyst answers and drafted replies; running it again flows again; Ctrl-C
+Each run replays four real and synthetic sources, waits until the worker's group has
+processed everything (lag 0 on every topic the worker reads), and only then prints the
+analyst answers and drafted replies; running it again flows again; a drain that does not
+finish in ``--drain-timeout`` is said plainly and exits 1 without answers; Ctrl-C
 mid-replay exits 130 and leaves no worker behind.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -16,19 +19,22 @@ import time
 from pathlib import Path
 
 from sinks.queries import EXAMPLES
+from streams.lag import group_lag
 from streams.main_job_answers import SHOWN
 from streams.stack.procs import port_open
+from streams.topics import consumed_roles
 from tests.integration.conftest import Scope
 
 SOURCES = "bitext,banking77,telco,synthetic"
 SUMMARY = re.compile(r"replayed ([\d,]+) events at .*; consumed ([\d,]+) by ingest; lost ([\d,]+)")
+DRAINED = re.compile(r"^all ([\d,]+) events processed \(lag 0\)", re.MULTILINE)
 
 
 def _env(scope: Scope) -> dict[str, str]:
     return {**os.environ, **scope.env(), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
 
 
-def rapport_run(scope: Scope, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def rapport_run(scope: Scope, *args: str, timeout: float = 480) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "streams.cli", "run", "--source", SOURCES, "--quiet", *args]
     return subprocess.run(
         argv, env=_env(scope), capture_output=True, text=True, timeout=timeout, check=False
@@ -64,6 +70,18 @@ def worker_pids(app_id: str) -> list[int]:
     return pids
 
 
+def group_lag_now(scope: Scope) -> dict[str, int]:
+    """The job's group's lag per topic it reads, read from Kafka (the worker has stopped)."""
+    settings = scope.settings()
+    topics = [settings.topic_name(role) for role in consumed_roles(settings)]
+    lags = asyncio.run(group_lag(settings, settings.app_id, topics, ages=False))
+    assert {lag.topic for lag in lags} == set(topics)
+    out: dict[str, int] = {}
+    for lag in lags:
+        out[lag.topic] = out.get(lag.topic, 0) + lag.messages
+    return out
+
+
 def check_run(scope: Scope, result: subprocess.CompletedProcess[str]) -> str:
     out = result.stdout
     assert result.returncode == 0, f"{out[-3000:]}\n{result.stderr[-3000:]}"
@@ -73,6 +91,14 @@ def check_run(scope: Scope, result: subprocess.CompletedProcess[str]) -> str:
     assert produced == 4 * 25  # 25 records from each of the four sources
     assert consumed == produced
     assert lost == 0
+    # the answers came after the group had processed every replayed event (lag 0) ...
+    drained = DRAINED.search(out)
+    assert drained, out[-3000:]
+    assert _number(drained.group(1)) == produced
+    assert drained.start() < out.index(f"-- {EXAMPLES[SHOWN[0]][0]}")
+    assert re.search(r"processed [\d,]+ / [\d,]+ records", out), out[-3000:]  # --quiet progress
+    # ... and Kafka agrees: nothing is left for the group on any topic its worker reads
+    assert set(group_lag_now(scope).values()) == {0}
     # the live view (printed once with --quiet) tails what the engine published
     tailed = re.search(r"insights published\s*│?\s*([\d,]+)", out)
     assert tailed and int(tailed.group(1).replace(",", "")) >= 1, out[-3000:]
@@ -94,6 +120,19 @@ def test_main_job_runs_twice_and_events_flow_each_time(scope: Scope) -> None:
     assert ids[0] and ids[1]
     assert ids[0].group(1) != ids[1].group(1)  # a fresh id prefix: not de-duplicated
     print(f"two runs of the main job: {time.monotonic() - started:.1f}s")
+
+
+def test_main_job_not_drained_in_time_says_so_and_exits_1_without_answers(scope: Scope) -> None:
+    # the group is drained only once its lag stayed 0 for a few seconds: never within 0 s
+    result = rapport_run(scope, "--limit", "5", "--drain-timeout", "0")
+    out = result.stdout
+    assert result.returncode == 1, f"{out[-3000:]}\n{result.stderr[-3000:]}"
+    assert re.search(r"not drained after \d+s \(--drain-timeout 0\)", out), out[-3000:]
+    assert "answers would describe part of the data, so they are not printed" in out
+    assert DRAINED.search(out) is None
+    assert f"-- {EXAMPLES[SHOWN[0]][0]}" not in out
+    assert "-- latest insights" not in out
+    assert worker_pids(f"t-{scope.name}") == []
 
 
 def test_main_job_interrupted_mid_replay_exits_130_and_stops_its_worker(scope: Scope) -> None:
