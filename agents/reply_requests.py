@@ -11,6 +11,18 @@ customer's conversations and purges their cached drafts and prompts.
 A second agent reads ``insights``: when a customer's churn risk rises across
 ``drafting_churn_threshold`` (at most once per ``drafting_engagement_cooldown_s``) it
 emits an ``engagement`` request through the same path. No exception escapes either.
+
+Reply requests are emitted whether or not this worker drafts. With drafting off nothing
+in the worker reads ``reply-requests``, and Faust creates only the topics its agents read;
+the app's start task declares the others (:mod:`streams.app`), but a worker that starts
+on a backlog sends its first reply request before that task gets there. A send to a topic
+missing from the producer's metadata logged "Topic ... not found", left the topic to the
+broker's auto-creation (with the broker's defaults, where enabled), and switched the
+producer's client to tracking topics by name: its next metadata answers held only those,
+so batches already queued for the others (``events``, changelogs) lost their leader and
+stayed queued until they expired; the commit, which flushes them first, waited, and the
+worker stalled (seen: 4 of 107 events forwarded, then nothing). So :meth:`ReplyRequests.emit`
+first declares the topic (once) and waits until the producer's metadata holds it.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from streams import metrics
 from streams.app import Runtime
 
 log = logging.getLogger(__name__)
+TOPIC_METADATA_WAIT_S: Final = 10.0
 AGENT = "reply-requests"
 ENGAGE_AGENT = "engagement"
 CHURN_MODELS: Final = frozenset({"churn", "churn_risk"})
@@ -47,6 +60,9 @@ class ReplyRequests:
         s = self.settings = runtime.settings
         self.producer = runtime.app.producer
         self.requests_name = s.topic_name("reply_requests")
+        self.requests_topic = runtime.topics["reply_requests"]
+        self._declared = False
+        self._declaring = asyncio.Lock()
         self.conversations = conversations
         self.customers = customers
         self.low = frozenset(s.drafting_low_priority_intents)
@@ -117,7 +133,37 @@ class ReplyRequests:
         )
         await self.emit(request)
 
+    async def declare(self) -> None:
+        """Create ``reply-requests`` (as declared: partitions, retention, record size) if it
+        does not exist, and wait until the producer's metadata holds it, so that no send
+        ever finds it missing (see the module). Retried at the next emit if it fails."""
+        if self._declared:
+            return
+        async with self._declaring:
+            if self._declared:
+                return
+            try:
+                await self.requests_topic.maybe_declare()
+                await self._until_known()
+            except Exception as exc:
+                log.warning("could not declare %s (retried): %s", self.requests_name, exc)
+                return
+            self._declared = True
+
+    async def _until_known(self) -> None:
+        """Refresh the producer's metadata until it knows the topic (a topic just created
+        can be missing from a broker's metadata for a moment)."""
+        client = self.producer._producer.client  # type: ignore[attr-defined]
+        deadline = asyncio.get_running_loop().time() + TOPIC_METADATA_WAIT_S
+        while client.cluster.partitions_for_topic(self.requests_name) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("%s not in the producer's metadata yet", self.requests_name)
+                return
+            await client.force_metadata_update()
+            await asyncio.sleep(0.1)
+
     async def emit(self, request: ReplyRequest) -> None:
+        await self.declare()
         await self.producer.send(
             self.requests_name,
             request.customer_id.encode(),
@@ -245,4 +291,5 @@ def register(runtime: Runtime) -> ReplyRequests:
 
     app.agent(runtime.topics["events"], name=AGENT)(reply_requests_agent)
     app.agent(runtime.topics["insights"], name=ENGAGE_AGENT)(engagement_agent)
+    app.task(agent.declare)
     return agent
