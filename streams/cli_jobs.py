@@ -86,6 +86,10 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         from streams.bench_features import run_features_bench  # noqa: PLC0415
 
         return run_features_bench(settings, args)
+    if args.workload == "soak":
+        from streams.bench_soak import run_soak  # noqa: PLC0415
+
+        return run_soak(settings, args)
     if args.workload == "drafting":
         from streams.bench_drafting import run_drafting_bench  # noqa: PLC0415
 
@@ -133,7 +137,7 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         "workload",
         nargs="?",
         default="all",
-        choices=["all", "ingest", "pipeline", "sink", "drafting", "state", "features"],
+        choices=["all", "ingest", "pipeline", "sink", "drafting", "state", "features", "soak"],
         help="all: ingest and the full pipeline (drafting off), beside the baseline",
     )
     bench.add_argument("--events", type=int, default=100_000)
@@ -143,4 +147,11 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         "--customers", type=int, default=100_000, help="features: customers of state at restart"
     )
     bench.add_argument("--json", default="bench-results/latest.json", help="result file")
+    soak = bench.add_argument_group("soak: a steady stream, memory every minute")
+    soak.add_argument("--rate", type=float, default=100.0, help="soak: events/s")
+    soak.add_argument("--minutes", type=float, default=30.0, help="soak: how long")
+    soak.add_argument("--drafting", choices=["on", "off"], default="on", help="soak: drafting")
+    soak.add_argument("--warmup-minutes", type=float, default=5.0, help="soak: heap mark")
+    soak.add_argument("--every", type=float, default=60.0, help="soak: seconds per sample")
+    soak.add_argument("--population", type=int, default=2_000, help="soak: customers")
     handlers["bench"] = _cmd_bench

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         "out in a few requests instead of one each",
     )
 
+    memory_trace: bool = Field(
+        False,
+        description="Trace Python allocations (tracemalloc, ~10-30% slower) and serve "
+        "/debug/heap: for rapport bench soak",
+    )
+
     # --- Kafka
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port")
     kafka_security_protocol: SecurityProtocol = "PLAINTEXT"

@@ -1,4 +1,5 @@
-"""Web views on every worker: ``/health``, ``/ready`` (assigned, recovered), ``/metrics``."""
+"""Web views on every worker: ``/health``, ``/ready`` (assigned, recovered), ``/metrics``;
+``/debug/heap`` with ``RAPPORT_MEMORY_TRACE``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.app import Runtime
+from streams.heap import HeapTracer
 
 
 def readiness(app: faust.App) -> dict[str, Any]:
@@ -46,3 +48,21 @@ def register(runtime: Runtime) -> None:
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    if runtime.settings.memory_trace:
+        _register_heap(app)
+
+
+def _register_heap(app: faust.App) -> None:
+    """``/debug/heap`` (``RAPPORT_MEMORY_TRACE``): traced bytes, the largest allocation
+    sites, and the sites grown since ``?mark=1`` (see :mod:`streams.heap`)."""
+    tracer = HeapTracer()
+    tracer.start()
+
+    @app.page("/debug/heap")
+    class Heap(View):
+        async def get(self, request: Request) -> Response:
+            if request.query.get("mark"):
+                tracer.mark()
+            top = int(request.query.get("top", "15"))
+            return self.json(tracer.report(top=top))

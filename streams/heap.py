@@ -1,0 +1,86 @@
+"""Where a worker's Python heap grows: tracemalloc sites, a mark, and the growth since.
+
+Enabled by ``RAPPORT_MEMORY_TRACE`` (the worker starts tracing before it builds the app,
+one frame per allocation: ~10-30% slower) and served as ``/debug/heap``; ``rapport bench
+soak`` marks the heap at the end of its warm-up and reads the sites that grew since at
+the end. Off by default.
+
+>>> tracer = HeapTracer()
+>>> tracer.start()
+>>> tracer.mark()
+>>> grown = [bytearray(10_000) for _ in range(50)]
+>>> report = tracer.report(top=3)
+>>> report["traced_bytes"] >= 500_000 and report["grown"][0]["size_diff"] >= 500_000
+True
+>>> tracer.stop()
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+
+class HeapTracer:
+    """tracemalloc around a mark: the heap's size and the sites that grew since."""
+
+    def __init__(self, frames: int = 1) -> None:
+        self.frames = frames
+        self.marked: tracemalloc.Snapshot | None = None
+
+    def start(self) -> None:
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(self.frames)
+
+    def stop(self) -> None:
+        self.marked = None
+        tracemalloc.stop()
+
+    @property
+    def tracing(self) -> bool:
+        return tracemalloc.is_tracing()
+
+    def mark(self) -> None:
+        """Remember the heap as it is now (growth is measured from here)."""
+        self.marked = _snapshot()
+
+    def report(self, top: int = 15) -> dict[str, Any]:
+        """Traced bytes now and at peak, the largest sites, and the sites that grew most
+        since :meth:`mark` (empty before one)."""
+        current, peak = tracemalloc.get_traced_memory()
+        now = _snapshot()
+        largest = [
+            {"site": _site(s.traceback), "size": s.size, "count": s.count}
+            for s in now.statistics("lineno")[:top]
+        ]
+        grown: list[dict[str, Any]] = []
+        if self.marked is not None:
+            grown = [
+                {
+                    "site": _site(d.traceback),
+                    "size_diff": d.size_diff,
+                    "count_diff": d.count_diff,
+                    "size": d.size,
+                }
+                for d in now.compare_to(self.marked, "lineno")[:top]
+            ]
+        return {"traced_bytes": current, "peak_bytes": peak, "largest": largest, "grown": grown}
+
+
+def _snapshot() -> tracemalloc.Snapshot:
+    return tracemalloc.take_snapshot().filter_traces(
+        (
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+        )
+    )
+
+
+def _site(traceback: tracemalloc.Traceback) -> str:
+    frame = traceback[0]
+    name = frame.filename
+    for marker in ("site-packages/", "/work/", "/lib/python3."):
+        if marker in name:
+            name = name.split(marker, 1)[1]
+            break
+    return f"{name}:{frame.lineno}"
