@@ -44,6 +44,7 @@ from schemas.published import ConversationTurn, Insight, ReplyRequest
 from sinks.redis_drafts import DraftStore, DraftStoreError
 from streams import metrics
 from streams.app import Runtime
+from streams.batches import batches, use
 
 log = logging.getLogger(__name__)
 TOPIC_METADATA_WAIT_S: Final = 10.0
@@ -53,6 +54,8 @@ CHURN_MODELS: Final = frozenset({"churn", "churn_risk"})
 SEGMENT_MODELS: Final = frozenset({"segment", "segmentation"})
 ERASE_ATTEMPTS: Final = 4
 _WANTED: Final = (b'"message"', b'"draft_feedback"', b'"erasure"')
+_ENGAGING: Final = tuple(m.encode() for m in (*CHURN_MODELS, *SEGMENT_MODELS))
+"""The insights engagement reads: churn risk and segments (a byte test before parsing)."""
 
 
 class ReplyRequests:
@@ -206,6 +209,8 @@ class ReplyRequests:
     # --- engagement
     async def insight(self, value: bytes | None) -> None:
         metrics.EVENTS_IN.labels(ENGAGE_AGENT).inc()
+        if not value or not any(model in value for model in _ENGAGING):
+            return  # sentiment, intent, anomaly, reco...: not parsed
         try:
             ins = Insight.model_validate_json(value or b"")
         except ValidationError:
@@ -282,12 +287,16 @@ def register(runtime: Runtime) -> ReplyRequests:
     agent = ReplyRequests(runtime, conversations, customers)
 
     async def reply_requests_agent(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
-            await agent.handle(value)
+        async for batch in batches(stream, settings.batch_max_events, settings.batch_linger_s):
+            for event in batch:
+                use(event)  # the conversations table's changelog goes to its partition
+                await agent.handle(event.value)
 
     async def engagement_agent(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
-            await agent.insight(value)
+        async for batch in batches(stream, settings.batch_max_events, settings.batch_linger_s):
+            for event in batch:
+                use(event)
+                await agent.insight(event.value)
 
     app.agent(runtime.topics["events"], name=AGENT)(reply_requests_agent)
     app.agent(runtime.topics["insights"], name=ENGAGE_AGENT)(engagement_agent)
