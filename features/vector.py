@@ -14,6 +14,7 @@ function of the state, so any worker holding the state serves the same values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Final
 
@@ -53,10 +54,14 @@ def ratio(num: int, den: int, scale: float = 1.0) -> float | None:
     return num / den / scale if den else None
 
 
-def window_sums(state: CustomerState) -> dict[str, list[int]]:
-    """The windowed metrics per window name (and ``all``: the all-time totals)."""
+def window_sums(
+    state: CustomerState, names: Iterable[str] = tuple(WINDOWS)
+) -> dict[str, list[int]]:
+    """The windowed metrics per window name (of ``names``; and ``all``: the all-time
+    totals)."""
     sums: dict[str, list[int]] = {}
-    for name, window in WINDOWS.items():
+    for name in names:
+        window = WINDOWS[name]
         first = window.first_bucket(state.wm)
         acc = [0] * N_METRICS
         for bucket, values in state.tiers[window.tier].items():
@@ -118,18 +123,7 @@ def model_inputs(state: CustomerState, rules: Rules) -> Vector:
     ~140 others: the behaviour step reads the customer's vector once per batch)."""
     wm, totals = state.wm, state.totals
     stale = wm - rules.stale_s
-    sums: dict[str, list[int]] = {}
-    for name in MODEL_WINDOWS:
-        window = WINDOWS[name]
-        first = window.first_bucket(wm)
-        acc = [0] * N_METRICS
-        for bucket, values in state.tiers[window.tier].items():
-            if bucket >= first:
-                for metric, amount in values.items():
-                    acc[metric] += amount
-        sums[name] = acc
-    sums["all"] = totals[:N_METRICS]
-    out = windowed(sums)
+    out = windowed(window_sums(state, MODEL_WINDOWS))
     out["events"] = totals[EVENTS]
     out["open_tickets"] = sum(
         1 for t, rank in state.tickets.values() if rank != CLOSED and t >= stale
