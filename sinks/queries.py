@@ -1,4 +1,4 @@
-"""The documented example queries (README, ``rapport sql --examples``); a test runs each.
+"""The documented example queries (docs/analysts.md, ``rapport sql --examples``); a test runs each.
 
 >>> sorted(EXAMPLES)[:3]
 ['churn_risk', 'customer_timeline', 'dead_letters']

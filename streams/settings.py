@@ -37,7 +37,7 @@ TopicRole = Literal[
 
 
 class Settings(BaseSettings):
-    """Every knob of a Rapport worker and its CLI. See the README's configuration table."""
+    """Every knob of a Rapport worker and its CLI. See docs/configuration.md."""
 
     model_config = SettingsConfigDict(
         env_prefix="RAPPORT_", env_file=".env", extra="ignore", frozen=True

@@ -1,7 +1,8 @@
-"""The README and the compose file stay true to the code."""
+"""The README, the docs and the compose file stay true to the code."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -11,10 +12,17 @@ from streams.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_setting_is_in_the_readme_table() -> None:
-    readme = (ROOT / "README.md").read_text()
-    missing = [n for n in Settings.model_fields if f"`RAPPORT_{n.upper()}`" not in readme]
+def test_every_setting_is_in_the_configuration_table() -> None:
+    table = (ROOT / "docs" / "configuration.md").read_text()
+    missing = [n for n in Settings.model_fields if f"`RAPPORT_{n.upper()}`" not in table]
     assert missing == []
+
+
+def test_readme_links_to_docs_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert len(set(links)) >= 9
+    assert [link for link in links if not (ROOT / link).is_file()] == []
 
 
 def test_readme_quickstart_commands_exist_in_makefile_and_ci() -> None:

@@ -1,4 +1,4 @@
-"""The README documents exactly the example queries ``rapport sql --examples`` prints."""
+"""docs/analysts.md documents exactly the example queries ``rapport sql --examples`` prints."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sinks.queries import EXAMPLES
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
 
 
 def _words(text: str) -> str:
