@@ -254,12 +254,8 @@ class FeatureAgent:
 
 def register(runtime: Runtime) -> FeatureAgent:
     app, settings = runtime.app, runtime.settings
-    table = app.Table(
-        TABLE, key_type=str, value_type=bytes, default=None, partitions=settings.topic_partitions
-    )
-    erasures = app.Table(
-        ERASURES, key_type=str, value_type=bytes, default=None, partitions=settings.topic_partitions
-    )
+    table = runtime.table(TABLE)
+    erasures = runtime.table(ERASURES)
     agent = FeatureAgent(runtime, table, erasures)
 
     async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:

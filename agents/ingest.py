@@ -13,10 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+import numpy as np
 from faust.types import TableT
 from mode import BaseSignalT
 
-from agents.dedup import HorizonIndex, Seen
+from agents.dedup import Limits as DedupLimits
+from agents.dedup import PartitionIds, hash_id
+from schemas.events import Event
 from schemas.published import DeadLetter
 from schemas.validate import Accepted, Limits, check
 from streams import metrics
@@ -25,39 +28,107 @@ from streams.batches import batches, use
 
 log = logging.getLogger(__name__)
 AGENT = "ingest"
+TABLE = "dedup-ids"
 
 
 class Ingest:
     """State and logic of the ingest agent, one instance per worker."""
 
-    def __init__(self, runtime: Runtime, table: TableT[str, str]) -> None:
+    def __init__(self, runtime: Runtime, table: TableT[str, bytes]) -> None:
         settings = runtime.settings
         self.producer = runtime.app.producer
         self.events_name = runtime.settings.topic_name("events")
         self.dlq_topic = runtime.topics["dlq"]
         self.limits = Limits(settings.max_event_bytes, settings.max_future_skew_s)
         self.table = table
-        self.horizon_s = float(settings.dedup_horizon_s)
-        self.indexes: dict[int, HorizonIndex] = {}
+        self.dedup_limits = DedupLimits(
+            float(settings.dedup_horizon_s), settings.dedup_max_ids, settings.dedup_seal_ids
+        )
+        self.indexes: dict[int, PartitionIds] = {}
         self._in = metrics.EVENTS_IN.labels(AGENT)
         self._forwarded = metrics.EVENTS_OUT.labels(AGENT, "events")
         self._latency = metrics.INGEST_LATENCY
 
     async def handle(self, events: list[faust.EventT[Any]]) -> None:
-        """One batch of records; every record ends forwarded, dropped or dead-lettered."""
+        """One batch of records; every record ends forwarded, dropped or dead-lettered.
+
+        Validated first, then looked up in the dedup index (a whole partition's batch at
+        once), forwarded in order; the batch's new ids are written to the table at its end.
+        """
         now = datetime.now(UTC)
         counts = {"events": 0, "duplicates": 0, "rekeyed": 0}
+        accepted: list[tuple[faust.EventT[Any], Event, int, bool]] = []
+        last: dict[int, faust.EventT[Any]] = {}
         for event in events:
             message = event.message
-            use(event)  # the dedup table's changelog goes to this record's partition
             try:
-                await self._process(message, now, counts)
+                result = check(message.value, message.key, now, self.limits)
+                if isinstance(result, Accepted):
+                    ev = result.event
+                    accepted.append((event, ev, hash_id(ev.event_id), result.rekeyed))
+                    last[message.partition] = event
+                else:
+                    await self.dead_letter(message, result.reason_code, result.reason)
             except Exception as exc:
                 await self._internal_error(message, exc)
+        sealed = self._sealed_offsets(accepted)
+        for i, (event, ev, digest, rekeyed) in enumerate(accepted):
+            message = event.message
+            try:
+                index = self._index(message.partition)
+                if not index.first_time(digest, message.offset, int(sealed[i])):
+                    counts["duplicates"] += 1
+                    continue
+                counts["rekeyed"] += rekeyed
+                # the app's producer directly: Faust's Topic.send costs ~3x more per
+                # event, and Faust flushes it before every offset commit
+                await self.producer.send(
+                    self.events_name, ev.customer_id.encode(), message.value, None, None, None
+                )
+                counts["events"] += 1
+                self._latency.observe(max(0.0, (now - ev.occurred_at).total_seconds()))
+            except Exception as exc:
+                await self._internal_error(message, exc)
+        self._write_ids(last, now.timestamp())
         self._in.inc(len(events))  # counted once done
         self._forwarded.inc(counts["events"])
         metrics.DUPLICATES.inc(counts["duplicates"])
         metrics.REKEYED.inc(counts["rekeyed"])
+
+    def _sealed_offsets(self, accepted: list[tuple[faust.EventT[Any], Event, int, bool]]) -> Any:
+        """For each accepted record, the offset its id was first seen at in the sealed
+        chunks of its partition (-1: not there), one vectorised lookup per partition."""
+        out = np.full(len(accepted), -1, dtype=np.int64)
+        rows: dict[int, list[int]] = {}
+        for i, (event, *_rest) in enumerate(accepted):
+            rows.setdefault(event.message.partition, []).append(i)
+        for partition, where in rows.items():
+            index = self._index(partition)
+            if index.sealed:
+                wanted = np.fromiter(
+                    (accepted[i][2] for i in where), dtype=np.uint64, count=len(where)
+                )
+                out[where] = index.sealed_offsets(wanted)
+        return out
+
+    def _write_ids(self, last: dict[int, faust.EventT[Any]], now: float) -> None:
+        """Each partition's new ids (and seals, expiries) to the table, the changelog
+        records in the partition's own changelog partition."""
+        for partition, event in last.items():
+            index = self.indexes.get(partition)
+            if index is None:
+                continue
+            use(event)
+            for key, value in index.end_batch(now):
+                if value is None:
+                    self.table.pop(key, None)
+                else:
+                    self.table[key] = value
+        if last:
+            indexes = self.indexes.values()
+            metrics.DEDUP_ENTRIES.set(sum(i.size for i in indexes))
+            oldest = [t for t in (i.oldest() for i in indexes) if t is not None]
+            metrics.DEDUP_HORIZON.set(now - min(oldest) if oldest else 0.0)
 
     async def _internal_error(self, message: faust.types.Message, exc: Exception) -> None:
         metrics.AGENT_ERRORS.labels(AGENT).inc()
@@ -78,52 +149,17 @@ class Ingest:
                 message.offset,
             )
 
-    async def _process(
-        self, message: faust.types.Message, now: datetime, counts: dict[str, int]
-    ) -> None:
-        result = check(message.value, message.key, now, self.limits)
-        if not isinstance(result, Accepted):
-            await self.dead_letter(message, result.reason_code, result.reason)
-            return
-        ev = result.event
-        if not self._first_time(ev.event_id, message.partition, message.offset, now.timestamp()):
-            counts["duplicates"] += 1
-            return
-        if result.rekeyed:
-            counts["rekeyed"] += 1
-        # the app's producer directly: Faust's Topic.send costs ~3x more per event, and
-        # Faust flushes this producer before every offset commit (at-least-once holds)
-        await self.producer.send(
-            self.events_name, ev.customer_id.encode(), message.value, None, None, None
-        )
-        counts["events"] += 1
-        self._latency.observe(max(0.0, (now - ev.occurred_at).total_seconds()))
-
-    def _first_time(self, event_id: str, partition: int, offset: int, now: float) -> bool:
-        index = self._index(partition)
-        for old in index.expired(now):
-            self.table.pop(old, None)
-        seen = self.table.get(event_id)
-        if seen is not None:
-            first = Seen.decode(seen)
-            return (first.partition, first.offset) == (partition, offset)
-        self.table[event_id] = Seen(partition, offset, now).encode()
-        index.add(event_id, now)
-        return True
-
-    def _index(self, partition: int) -> HorizonIndex:
+    def _index(self, partition: int) -> PartitionIds:
         index = self.indexes.get(partition)
         if index is None:
             # first event of this partition since start or assignment: rebuild from the table
-            index = HorizonIndex(self.horizon_s)
-            entries = []
-            for event_id, raw in self.table.items():
-                seen = Seen.decode(raw)
-                if seen.partition == partition:
-                    entries.append((seen.at, event_id))
-            index.entries.extend(sorted(entries))
+            index = PartitionIds(partition, self.dedup_limits)
+            prefix = f"{partition}:"
+            for error in index.restore(
+                [(k, v) for k, v in self.table.items() if k.startswith(prefix)]
+            ):
+                log.error("ingest: %s", error)
             self.indexes[partition] = index
-            metrics.DEDUP_ENTRIES.set(sum(len(i.entries) for i in self.indexes.values()))
         return index
 
     def forget_partitions(self, partitions: set[int]) -> None:
@@ -166,13 +202,7 @@ class Ingest:
 
 def register(runtime: Runtime) -> Ingest:
     app, settings = runtime.app, runtime.settings
-    table = app.Table(
-        "dedup",
-        key_type=str,
-        value_type=str,
-        default=None,
-        partitions=runtime.settings.topic_partitions,
-    )
+    table = runtime.table(TABLE)
     ingest = Ingest(runtime, table)
 
     async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:

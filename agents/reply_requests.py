@@ -270,20 +270,8 @@ def _turn(turn: dict[str, Any]) -> ConversationTurn:
 
 def register(runtime: Runtime) -> ReplyRequests:
     app, settings = runtime.app, runtime.settings
-    conversations = app.Table(
-        "reply-conversations",
-        key_type=str,
-        value_type=bytes,
-        default=None,
-        partitions=settings.topic_partitions,
-    )
-    customers = app.Table(
-        "reply-customers",
-        key_type=str,
-        value_type=bytes,
-        default=None,
-        partitions=settings.topic_partitions,
-    )
+    conversations = runtime.table("reply-conversations")
+    customers = runtime.table("reply-customers")
     agent = ReplyRequests(runtime, conversations, customers)
 
     async def reply_requests_agent(stream: faust.StreamT[bytes]) -> None:

@@ -208,9 +208,7 @@ def export(models: PartitionModels) -> None:
 def register(runtime: Runtime, features: FeatureAgent) -> ScoringAgent:
     """Hook the scorer into the feature agent; timer, revocation and shutdown handlers."""
     app, settings = runtime.app, runtime.settings
-    holds = app.Table(
-        HOLDS, key_type=str, value_type=bytes, default=None, partitions=settings.topic_partitions
-    )
+    holds = runtime.table(HOLDS)
     behind = WriteBehind(holds)  # written once per customer per batch, with the features
     features.behind.append(behind)
     agent = ScoringAgent(runtime, features, behind)

@@ -51,6 +51,7 @@ class Sample:
     minute: float
     rss_mib: float
     heap_mib: float
+    rocksdb_mib: float
     feature_keys: int
     lag: int
     sent: int
@@ -144,6 +145,7 @@ class Soak:
             minute=(time.monotonic() - self.started) / 60,
             rss_mib=rss_mib(self.pid),
             heap_mib=traced["traced_bytes"] / 2**20,
+            rocksdb_mib=sum(sum(t.values()) for t in traced["rocksdb"].values()) / 2**20,
             feature_keys=int(metrics["feature_keys"]),
             lag=await self.lag(),
             sent=self.sent,
@@ -152,6 +154,7 @@ class Soak:
         self.samples.append(found)
         print(
             f"{found.minute:6.1f} {found.rss_mib:9.0f} {found.heap_mib:9.1f} "
+            f"{found.rocksdb_mib:9.1f} "
             f"{found.feature_keys:9,} {found.lag:8,} {found.sent:10,} {found.consumed:10,}",
             flush=True,
         )
@@ -160,7 +163,8 @@ class Soak:
     async def sampler(self) -> Sample:
         """Samples until the end; marks the heap after the warm-up; the warm-up's sample."""
         print(
-            f"{'minute':>6} {'rss MiB':>9} {'heap MiB':>9} {'features':>9} {'lag':>8} "
+            f"{'minute':>6} {'rss MiB':>9} {'heap MiB':>9} {'rocksdb':>9} {'features':>9} "
+            f"{'lag':>8} "
             f"{'sent':>10} {'consumed':>10}",
             flush=True,
         )
@@ -199,7 +203,8 @@ class Soak:
         await producing
         drained = await self.drained()
         end = await self.sample()
-        grown = (await asyncio.to_thread(heap, self.settings.web_port, "top=15"))["grown"]
+        report = await asyncio.to_thread(heap, self.settings.web_port, "top=15")
+        grown = report["grown"]
         out = figures(self.settings.web_port)["accounted"]
         growth = (end.rss_mib - marked.rss_mib) / max(1.0, marked.rss_mib)
         print(f"\nsites grown most since minute {marked.minute:.1f} (Python heap):")
@@ -207,6 +212,9 @@ class Soak:
             print(
                 f"  {site['size_diff'] / 2**20:+8.2f} MiB {site['count_diff']:+9,}  {site['site']}"
             )
+        print("\nRocksDB memory at the end (MiB: memtables / block cache / table readers):")
+        for table, sizes in sorted(report["rocksdb"].items()):
+            print(f"  {table:<28} " + " / ".join(f"{v / 2**20:.2f}" for v in sizes.values()))
         print(
             f"\nRSS {marked.rss_mib:.0f} MiB at minute {marked.minute:.1f} -> "
             f"{end.rss_mib:.0f} MiB at the end ({growth:+.1%}; target within 10%)"

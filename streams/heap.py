@@ -46,12 +46,14 @@ class HeapTracer:
 
     def report(self, top: int = 15) -> dict[str, Any]:
         """Traced bytes now and at peak, the largest sites, and the sites that grew most
-        since :meth:`mark` (empty before one)."""
+        since :meth:`mark` (empty before one); with more than one frame a site is the
+        whole traced stack (callers after ``<-``)."""
         current, peak = tracemalloc.get_traced_memory()
         now = _snapshot()
+        key = "lineno" if self.frames == 1 else "traceback"
         largest = [
             {"site": _site(s.traceback), "size": s.size, "count": s.count}
-            for s in now.statistics("lineno")[:top]
+            for s in now.statistics(key)[:top]
         ]
         grown: list[dict[str, Any]] = []
         if self.marked is not None:
@@ -62,7 +64,7 @@ class HeapTracer:
                     "count_diff": d.count_diff,
                     "size": d.size,
                 }
-                for d in now.compare_to(self.marked, "lineno")[:top]
+                for d in now.compare_to(self.marked, key)[:top]
             ]
         return {"traced_bytes": current, "peak_bytes": peak, "largest": largest, "grown": grown}
 
@@ -77,10 +79,37 @@ def _snapshot() -> tracemalloc.Snapshot:
 
 
 def _site(traceback: tracemalloc.Traceback) -> str:
-    frame = traceback[0]
+    return " <- ".join(_frame(frame) for frame in reversed(traceback))
+
+
+def _frame(frame: tracemalloc.Frame) -> str:
     name = frame.filename
     for marker in ("site-packages/", "/work/", "/lib/python3."):
         if marker in name:
             name = name.split(marker, 1)[1]
             break
     return f"{name}:{frame.lineno}"
+
+
+ROCKSDB_PROPERTIES = {
+    "memtables": "rocksdb.cur-size-all-mem-tables",
+    "block_cache": "rocksdb.block-cache-usage",
+    "table_readers": "rocksdb.estimate-table-readers-mem",
+}
+
+
+def rocksdb_bytes(tables: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """RocksDB's own memory (outside the Python heap) per table, summed over the
+    table's partition databases: memtables, block cache, table readers (index, filters).
+    Tables not on RocksDB are left out."""
+    out: dict[str, dict[str, int]] = {}
+    for name, table in tables.items():
+        dbs = getattr(getattr(table, "data", None), "_dbs", None)
+        if not isinstance(dbs, dict):
+            continue
+        sizes = dict.fromkeys(ROCKSDB_PROPERTIES, 0)
+        for db in dbs.values():
+            for field, prop in ROCKSDB_PROPERTIES.items():
+                sizes[field] += int(db.property_int_value(prop) or 0)
+        out[name] = sizes
+    return out

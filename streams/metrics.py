@@ -25,6 +25,10 @@ AGENT_ERRORS = Counter(
     "rapport_agent_errors_total", "Unexpected errors caught in an agent", ["agent"]
 )
 DEDUP_ENTRIES = Gauge("rapport_dedup_entries", "Event ids held in the dedup table (this worker)")
+DEDUP_HORIZON = Gauge(
+    "rapport_dedup_horizon_seconds",
+    "Age of the oldest event ids the dedup index still holds (this worker)",
+)
 INGEST_LATENCY = Histogram(
     "rapport_ingest_latency_seconds",
     "Event time to ingest forward (wall clock)",

@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     app_id: str = Field("rapport", description="Faust app id: consumer group and changelog prefix")
     data_dir: Path = Field(Path(".rapport"), description="Local state: tables, chDB, stack files")
     store: StoreKind = Field("rocksdb", description="Table store: rocksdb (rocksdict) or memory")
+    # RocksDB keeps one database per table and partition (6 tables x the worker's
+    # partitions); Faust's defaults (64 MiB x 3 memtables, a 2 GiB block cache each) let
+    # a worker's memory grow for hours. These bound each database.
+    rocksdb_write_buffer_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="RocksDB memtable size per table partition (flushed to disk when full)",
+    )
+    rocksdb_write_buffers: int = Field(
+        2, ge=2, le=8, description="RocksDB memtables per table partition"
+    )
+    rocksdb_block_cache_bytes: int = Field(
+        8 * 1024 * 1024, ge=0, description="RocksDB block cache per table partition"
+    )
     processing_guarantee: ProcessingGuarantee = Field("at_least_once")
     agents: str = Field(
         "all",
@@ -78,6 +92,9 @@ class Settings(BaseSettings):
         description="Trace Python allocations (tracemalloc, ~10-30% slower) and serve "
         "/debug/heap: for rapport bench soak",
     )
+    memory_trace_frames: int = Field(
+        1, ge=1, le=32, description="Frames kept per traced allocation (callers of a site)"
+    )
 
     # --- Kafka
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port")
@@ -98,7 +115,16 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(262_144, ge=1024, description="Larger payloads are dead-lettered")
     max_future_skew_s: float = Field(300.0, ge=0, description="occurred_at may lead now by this")
     dedup_horizon_s: int = Field(
-        7 * 86_400, ge=60, description="Duplicate event ids dropped within"
+        7 * 86_400, ge=60, description="Duplicate event ids dropped within (at most)"
+    )
+    dedup_max_ids: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="Event ids kept per interactions partition (16 B each): beyond, the "
+        "oldest are forgotten before the horizon",
+    )
+    dedup_seal_ids: int = Field(
+        16_384, ge=16, description="Event ids per sealed dedup record (a batch of the table)"
     )
 
     # --- Redis

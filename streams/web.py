@@ -10,7 +10,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.app import Runtime
-from streams.heap import HeapTracer
+from streams.heap import HeapTracer, rocksdb_bytes
 
 
 def readiness(app: faust.App) -> dict[str, Any]:
@@ -50,13 +50,13 @@ def register(runtime: Runtime) -> None:
             return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     if runtime.settings.memory_trace:
-        _register_heap(app)
+        _register_heap(app, runtime.settings.memory_trace_frames)
 
 
-def _register_heap(app: faust.App) -> None:
+def _register_heap(app: faust.App, frames: int) -> None:
     """``/debug/heap`` (``RAPPORT_MEMORY_TRACE``): traced bytes, the largest allocation
     sites, and the sites grown since ``?mark=1`` (see :mod:`streams.heap`)."""
-    tracer = HeapTracer()
+    tracer = HeapTracer(frames)
     tracer.start()
 
     @app.page("/debug/heap")
@@ -65,4 +65,6 @@ def _register_heap(app: faust.App) -> None:
             if request.query.get("mark"):
                 tracer.mark()
             top = int(request.query.get("top", "15"))
-            return self.json(tracer.report(top=top))
+            report = tracer.report(top=top)
+            report["rocksdb"] = rocksdb_bytes({t.name: t for t in app.tables.values()})
+            return self.json(report)
