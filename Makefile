@@ -3,13 +3,15 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PEERS_VENV ?= .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
 # llama.cpp built for any x86-64 with AVX2, not for the build machine (GGML_NATIVE):
 # a native build on a CPU with AMX runs `ldtilecfg` and dies of a general protection
 # fault on the first completion where the kernel does not grant AMX state (seen here).
 # Built without pip's wheel cache, which may hold a native build of the same version.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: help setup run test lint bench stack-up stack-down stack-status clean
+.PHONY: help setup run test lint bench bench-peers stack-up stack-down stack-status clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -39,6 +41,16 @@ lint: setup ## ruff and mypy --strict
 bench: setup ## benchmarks with a bare aiokafka baseline in the same run
 	$(BIN)/rapport stack up --no-llm
 	$(BIN)/rapport bench
+
+$(PEERS_STAMP): pyproject.toml
+	$(PY) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/pip install -q "$$(grep -o 'quixstreams[^"]*' pyproject.toml)"
+	touch $(PEERS_STAMP)
+
+bench-peers: setup $(PEERS_STAMP) ## Rapport beside Quix Streams (own venv) and a bare loop
+	$(BIN)/rapport stack up --no-llm
+	$(BIN)/rapport bench peers --events $${EVENTS:-200000}
 
 stack-up: setup ## start Kafka, Redis and the LLM server
 	$(BIN)/rapport stack up

@@ -9,6 +9,7 @@ from typing import Any
 import faust
 
 from streams.acks import GuardedStream, RapportApp
+from streams.codecs import KEY_SERIALIZER
 from streams.settings import Settings
 from streams.topics import topic_specs
 
@@ -25,8 +26,9 @@ class Runtime:
     topics: dict[str, faust.TopicT]
 
     def table(self, name: str, value_type: type[Any] = bytes) -> Any:
-        """A changelogged table of string keys, its RocksDB memory bounded by settings."""
-        return self.app.Table(
+        """A changelogged table of string keys (JSON, encoded compactly: streams.codecs),
+        its RocksDB memory bounded by settings."""
+        table: Any = self.app.Table(
             name,
             key_type=str,
             value_type=value_type,
@@ -34,6 +36,10 @@ class Runtime:
             partitions=self.settings.topic_partitions,
             options=store_options(self.settings),
         )
+        # Faust derives it from key_type (json for str); its store and changelog topic
+        # read it when first used, after this
+        table.key_serializer = KEY_SERIALIZER
+        return table
 
 
 def store_options(settings: Settings) -> dict[str, Any]:
@@ -177,5 +183,9 @@ def _register(runtime: Runtime) -> None:
         from agents import drafting  # noqa: PLC0415
 
         drafting.register(runtime)
+    if "peers" in chosen:
+        from agents import peer_features  # noqa: PLC0415
+
+        peer_features.register(runtime)
     web.register(runtime)
     monitor.register(runtime)

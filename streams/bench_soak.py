@@ -4,14 +4,16 @@ A worker (drafting on or off, ``RAPPORT_MEMORY_TRACE`` on) is fed seeded synthet
 events (page views, carts, orders, messages, tickets, ratings of ``--population``
 customers) at ``--rate`` events/s for ``--minutes``, each stamped with the time it is
 sent (the replay's own timeline runs ahead of the clock and would be refused as future
-events). Every ``--every`` seconds (60 by default) it prints the worker's RSS, its
-traced Python heap, the feature table's keys in the worker's partitions, the group's
-lag and what ingest has consumed. The heap is marked at the end of the warm-up
-(``--warmup-minutes``, 5 by default); at the end the bench waits for lag 0, prints the
-allocation sites that grew most since the mark, RSS at the end against RSS at the mark
-(the target: within 10%), and whether every event sent came out of ingest (forwarded,
-duplicate or dead-lettered). The tracer slows the worker by ~10-30%; RocksDB's own
-memory is in RSS, not in the traced heap.
+events). Every ``--every`` seconds (60 by default) it prints the worker's RSS (less
+tracemalloc's own bookkeeping, which is the tracer's and not the worker's), its traced
+Python heap, RocksDB's memory (memtables, block cache, table readers), the feature
+table's keys in the worker's partitions, the group's lag and what ingest has consumed.
+The heap is marked at the end of the warm-up (``--warmup-minutes``, 5 by default); at
+the end the bench waits for lag 0, prints the allocation sites that grew most since the
+mark, RocksDB's memory per table, RSS at the end against RSS at the mark (the target:
+within 10%), and whether every event sent came out of ingest (forwarded, duplicate or
+dead-lettered). The tracer slows the worker by ~10-30% (more with
+``RAPPORT_MEMORY_TRACE_FRAMES`` above 1).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ ACCOUNTED = frozenset({"rapport_events_out_total", "rapport_duplicates_dropped_t
 class Sample:
     minute: float
     rss_mib: float
+    """Resident memory less tracemalloc's own (the tracer's bookkeeping is not the worker's)."""
     heap_mib: float
     rocksdb_mib: float
     feature_keys: int
@@ -143,7 +146,7 @@ class Soak:
         traced = await asyncio.to_thread(heap, port)
         found = Sample(
             minute=(time.monotonic() - self.started) / 60,
-            rss_mib=rss_mib(self.pid),
+            rss_mib=rss_mib(self.pid) - traced["tracer_bytes"] / 2**20,
             heap_mib=traced["traced_bytes"] / 2**20,
             rocksdb_mib=sum(sum(t.values()) for t in traced["rocksdb"].values()) / 2**20,
             feature_keys=int(metrics["feature_keys"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -73,30 +74,25 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_main_job(settings, args)
 
 
+BENCHES = {
+    "sink": ("streams.cli_sql", "bench_sink"),
+    "state": ("streams.bench_state", "run_state_bench"),
+    "features": ("streams.bench_features", "run_features_bench"),
+    "soak": ("streams.bench_soak", "run_soak"),
+    "peers": ("streams.bench_peers", "run_peers_bench"),
+    "drafting": ("streams.bench_drafting", "run_drafting_bench"),
+}
+"""Each bench's module and entry point, imported only when that bench runs."""
+
+
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    module, name = BENCHES.get(args.workload, ("streams.bench", "run_bench"))
+    entry = getattr(importlib.import_module(module), name)
     if args.workload == "sink":
-        from streams.cli_sql import bench_sink  # noqa: PLC0415
-
-        return bench_sink(args, settings)
+        return int(entry(args, settings))
     if args.workload == "state":
-        from streams.bench_state import run_state_bench  # noqa: PLC0415
-
-        return run_state_bench(args)
-    if args.workload == "features":
-        from streams.bench_features import run_features_bench  # noqa: PLC0415
-
-        return run_features_bench(settings, args)
-    if args.workload == "soak":
-        from streams.bench_soak import run_soak  # noqa: PLC0415
-
-        return run_soak(settings, args)
-    if args.workload == "drafting":
-        from streams.bench_drafting import run_drafting_bench  # noqa: PLC0415
-
-        return run_drafting_bench(settings, args)
-    from streams.bench import run_bench  # noqa: PLC0415
-
-    return run_bench(settings, args)
+        return int(entry(args))
+    return int(entry(settings, args))
 
 
 def _replay_options(parser: argparse.ArgumentParser, limit: int) -> None:
@@ -137,7 +133,17 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         "workload",
         nargs="?",
         default="all",
-        choices=["all", "ingest", "pipeline", "sink", "drafting", "state", "features", "soak"],
+        choices=[
+            "all",
+            "ingest",
+            "pipeline",
+            "sink",
+            "drafting",
+            "state",
+            "features",
+            "soak",
+            "peers",
+        ],
         help="all: ingest and the full pipeline (drafting off), beside the baseline",
     )
     bench.add_argument("--events", type=int, default=100_000)

@@ -66,7 +66,13 @@ class HeapTracer:
                 }
                 for d in now.compare_to(self.marked, key)[:top]
             ]
-        return {"traced_bytes": current, "peak_bytes": peak, "largest": largest, "grown": grown}
+        return {
+            "traced_bytes": current,
+            "peak_bytes": peak,
+            "tracer_bytes": tracemalloc.get_tracemalloc_memory(),
+            "largest": largest,
+            "grown": grown,
+        }
 
 
 def _snapshot() -> tracemalloc.Snapshot:

@@ -24,6 +24,9 @@ ProcessingGuarantee = Literal["at_least_once", "exactly_once"]
 DraftingStyle = Literal["chat", "completion"]
 MIN_CHECKPOINT_KEY_BYTES = 16
 AGENT_NAMES = ("ingest", "features", "scoring", "sink", "reply_requests", "drafting")
+BENCH_AGENTS = ("peers",)
+"""Agents for benchmarks only, never in ``all``: ``peers`` runs ``rapport bench peers``'
+feature workload (features.peer_workload) from ``interactions`` to ``peer-features``."""
 
 TopicRole = Literal[
     "interactions",
@@ -51,7 +54,7 @@ class Settings(BaseSettings):
     # partitions); Faust's defaults (64 MiB x 3 memtables, a 2 GiB block cache each) let
     # a worker's memory grow for hours. These bound each database.
     rocksdb_write_buffer_bytes: int = Field(
-        4 * 1024 * 1024,
+        1024 * 1024,
         ge=64 * 1024,
         description="RocksDB memtable size per table partition (flushed to disk when full)",
     )
@@ -430,14 +433,14 @@ class Settings(BaseSettings):
         names = {n.strip() for n in value.split(",") if n.strip()}
         if names == {"all"}:
             return "all"
-        unknown = sorted(names - set(AGENT_NAMES))
+        unknown = sorted(names - set(AGENT_NAMES) - set(BENCH_AGENTS))
         if unknown or not names:
             msg = f"unknown agent(s) {unknown}; expected all or names among {AGENT_NAMES}"
             raise ValueError(msg)
         if "scoring" in names and "features" not in names:
             msg = "scoring needs features"
             raise ValueError(msg)
-        return ",".join(n for n in AGENT_NAMES if n in names)
+        return ",".join(n for n in AGENT_NAMES + BENCH_AGENTS if n in names)
 
     @property
     def agent_names(self) -> frozenset[str]:

@@ -8,6 +8,10 @@ import numpy as np
 from agents.dedup import Limits, PartitionIds, decode, hash_id
 
 
+def fresh() -> dict[str, bytes]:
+    return {}
+
+
 def run_batch(
     ids: PartitionIds, table: dict[str, bytes], batch: list[tuple[str, int]], now: float
 ) -> list[bool]:
@@ -27,7 +31,7 @@ def run_batch(
 
 
 def test_duplicates_found_in_the_open_chunk_in_sealed_chunks_and_within_a_batch() -> None:
-    ids, table = PartitionIds(0, Limits(horizon_s=3600, max_ids=10_000, seal_ids=10)), {}
+    ids, table = PartitionIds(0, Limits(horizon_s=3600, max_ids=10_000, seal_ids=10)), fresh()
     first = [(f"e{i}", i) for i in range(25)]
     assert run_batch(ids, table, first, now=0.0) == [True] * 25
     assert ids.sealed, "25 ids past a seal of 10 are sealed"
@@ -37,7 +41,7 @@ def test_duplicates_found_in_the_open_chunk_in_sealed_chunks_and_within_a_batch(
 
 
 def test_a_redelivery_at_the_same_offset_is_forwarded_again() -> None:
-    ids, table = PartitionIds(0, Limits(horizon_s=3600, max_ids=10_000, seal_ids=4)), {}
+    ids, table = PartitionIds(0, Limits(horizon_s=3600, max_ids=10_000, seal_ids=4)), fresh()
     batch = [(f"e{i}", i) for i in range(10)]
     run_batch(ids, table, batch, now=0.0)
     # after a crash the same records are read again at the same offsets: not duplicates
@@ -46,7 +50,7 @@ def test_a_redelivery_at_the_same_offset_is_forwarded_again() -> None:
 
 def test_ids_are_bounded_by_max_ids_and_forgotten_oldest_first() -> None:
     limits = Limits(horizon_s=10**9, max_ids=1_000, seal_ids=100)
-    ids, table = PartitionIds(0, limits), {}
+    ids, table = PartitionIds(0, limits), fresh()
     offset = 0
     for batch_no in range(100):  # 10,000 distinct ids, 100 per batch
         batch = [(f"e{offset + i}", offset + i) for i in range(100)]
@@ -57,12 +61,12 @@ def test_ids_are_bounded_by_max_ids_and_forgotten_oldest_first() -> None:
     # the newest ids are still known, the first ones forgotten (forwarded again)
     assert run_batch(ids, table, [("e9999", 20_000), ("e0", 20_001)], now=200.0) == [False, True]
     # the table holds what memory holds: records bounded by ids, not by events
-    total = sum(len(decode(v)[1]) for v in table.values())
+    total: int = sum(decode(v)[1].size for v in table.values())
     assert total <= limits.max_ids + limits.seal_ids + 2
 
 
 def test_ids_older_than_the_horizon_are_forgotten() -> None:
-    ids, table = PartitionIds(0, Limits(horizon_s=160, max_ids=10**6, seal_ids=1_000)), {}
+    ids, table = PartitionIds(0, Limits(horizon_s=160, max_ids=10**6, seal_ids=1_000)), fresh()
     run_batch(ids, table, [("old", 1)], now=0.0)
     run_batch(ids, table, [("x", 2)], now=20.0)  # a sixteenth of the horizon: sealed
     assert run_batch(ids, table, [("old", 3)], now=100.0) == [False]  # within the horizon
@@ -73,7 +77,7 @@ def test_ids_older_than_the_horizon_are_forgotten() -> None:
 
 def test_the_index_is_rebuilt_from_its_table_records() -> None:
     limits = Limits(horizon_s=3600, max_ids=100_000, seal_ids=50)
-    ids, table = PartitionIds(3, limits), {}
+    ids, table = PartitionIds(3, limits), fresh()
     for b in range(7):  # 7 batches of 30: some sealed, some in open batch records
         run_batch(ids, table, [(f"e{b}-{i}", b * 30 + i) for i in range(30)], now=float(b))
     assert any(":s" in k for k in table) and any(":o" in k for k in table)
