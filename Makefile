@@ -30,7 +30,7 @@ run: setup ## the main job: local stack up, a worker, a replay of real data, liv
 	$(BIN)/rapport stack up
 	$(BIN)/rapport run
 
-test: setup ## the test suite against the real local stack (started by the fixtures)
+test: setup $(PEERS_STAMP) ## the test suite against the real local stack (started by the fixtures)
 	$(BIN)/python -m pytest
 
 lint: setup ## ruff and mypy --strict

@@ -21,7 +21,10 @@ from streams.settings import Settings
 
 RATE = 20.0
 MINUTES = 1.0
-ROW = re.compile(r"^\s*(\d+\.\d)\s+(\d+)\s+(\d+\.\d)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)$")
+ROW = re.compile(
+    r"^\s*(\d+\.\d)\s+(\d+)\s+(\d+\.\d)\s+(\d+\.\d)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)$"
+)
+"""minute, RSS, heap, RocksDB, feature keys, lag, sent, consumed"""
 
 
 def _free_port() -> int:
@@ -53,11 +56,14 @@ def test_bench_soak_samples_memory_and_accounts_for_every_event(
     rss = [int(r[1]) for r in rows]
     heap = [float(r[2]) for r in rows]
     assert all(r > 100 for r in rss) and heap[-1] > 0, printed
-    sent = [int(r[5].replace(",", "")) for r in rows]
+    rocksdb = [float(r[3]) for r in rows]
+    assert rocksdb[-1] > 0, "RocksDB's memtables hold the tables' recent writes"
+    sent = [int(r[6].replace(",", "")) for r in rows]
     assert sent == sorted(sent) and sent[-1] >= RATE * MINUTES * 60 * 0.9, printed
     final = rows[-1]
-    assert int(final[4].replace(",", "")) == 0, "lag 0 at the end"
-    assert int(final[6].replace(",", "")) == sent[-1], "ingest consumed every event sent"
+    assert int(final[5].replace(",", "")) == 0, "lag 0 at the end"
+    assert int(final[7].replace(",", "")) == sent[-1], "ingest consumed every event sent"
+    assert "RocksDB memory at the end" in printed and "dedup-ids" in printed, printed
     assert "sites grown most since minute" in printed
     assert re.search(r"^\s+[+-]\d+\.\d\d MiB\s+[+-][\d,]+\s+\S+:\d+$", printed, re.M), printed
     assert re.search(r"RSS \d+ MiB at minute 0\.\d -> \d+ MiB at the end", printed), printed

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client import generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic import SecretStr
 
@@ -79,10 +80,17 @@ def test_alert_rules_parse_and_use_exported_metrics() -> None:
         "RapportNoProgress",
         "RapportLLMBreakerOpen",
         "RapportSinkFailing",
+        "RapportMemoryGrowing",
+        "RapportMemoryHigh",
     } <= {a["alert"] for a in alerts}
     known = metric_names()
     for alert in alerts:
         assert referenced(alert["expr"]) <= known, alert["alert"]
+    # the memory alerts read the process collector's RSS, which /metrics serves
+    served = generate_latest().decode()
+    for alert in alerts:
+        for family in re.findall(r"\b(process_[a-z_]+)", alert["expr"]):
+            assert f"\n{family} " in served, (alert["alert"], family)
 
 
 def test_dashboard_parses_and_uses_exported_metrics() -> None:
