@@ -75,7 +75,11 @@ class FeatureAgent:
         self.states = WriteBehind(table)
         """The engine's view of the table: one write per dirty customer per batch."""
         self.engine = FeatureEngine(
-            self.states, erasures, self.rules, dedup_span=settings.features_dedup_span
+            self.states,
+            erasures,
+            self.rules,
+            dedup_span=settings.features_dedup_span,
+            cache_max=settings.features_cache_customers,
         )
         self.behind: list[WriteBehind] = [self.states]
         """Tables flushed after every batch (scoring adds the churn holds)."""

@@ -53,7 +53,8 @@ from features.windows import seconds
 from schemas.events import Event
 
 Status = Literal["applied", "late", "replayed", "duplicate", "erased", "erasure"]
-CACHE_MAX: Final = 100_000
+CACHE_MAX: Final = 10_000
+"""Decoded states kept (``RAPPORT_FEATURES_CACHE_CUSTOMERS``): 2-13 KB each in memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +213,10 @@ class FeatureEngine:
         return len(raw)
 
     def _cache(self, cid: str, state: CustomerState) -> None:
+        """Keep the state, most recently written last; past ``cache_max`` the tenth
+        written least recently is dropped (read back from the table when needed)."""
         cache = self.cache
-        if len(cache) >= self.cache_max and cid not in cache:
+        if cache.pop(cid, None) is None and len(cache) >= self.cache_max:
             for old in list(cache)[: self.cache_max // 10 or 1]:
                 del cache[old]
         cache[cid] = state

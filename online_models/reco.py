@@ -14,7 +14,8 @@ history (recent items count more), excluding items already in it, and falls back
 popularity for a new customer. The value is the best item id; the explanation lists
 the top ``k`` and the source. Bounded memory: ``max_neighbours`` co-occurring items
 per item (the weakest are pruned), ``max_customers`` histories (least recently active
-evicted). ``forget(customer_id)`` erases a history.
+evicted), ``max_items`` items (past it the least popular tenth is forgotten, with its
+co-occurrence row). ``forget(customer_id)`` erases a history.
 
 >>> model = Recommender(k=2)
 >>> for customer, item in [("a", "tent"), ("a", "stove"), ("b", "tent"), ("b", "stove"),
@@ -56,6 +57,8 @@ class Recommender(OnlineModel):
     """Item co-occurrence with a popularity fallback (see the module docstring)."""
 
     name: ClassVar[str] = "reco"
+    max_items: int = 50_000
+    """Items kept (a class default too: models checkpointed before it existed load)."""
 
     def __init__(
         self,
@@ -64,8 +67,10 @@ class Recommender(OnlineModel):
         history: int = 20,
         max_neighbours: int = 100,
         max_customers: int = 100_000,
+        max_items: int = 50_000,
     ) -> None:
         super().__init__()
+        self.max_items = max_items
         self.k = k
         self.history = history
         self.max_neighbours = max_neighbours
@@ -106,6 +111,8 @@ class Recommender(OnlineModel):
             return False
         weight = KIND_WEIGHTS.get(str(x.get("kind", "")), 1.0)
         self.popularity[item] += weight
+        if len(self.popularity) > self.max_items:
+            self._forget_items()
         seen = self._history(customer)
         for other in set(seen):
             if other != item:
@@ -114,6 +121,14 @@ class Recommender(OnlineModel):
         if not seen or seen[-1] != item:
             seen.append(item)
         return True
+
+    def _forget_items(self) -> None:
+        """Drop the least popular tenth of the items and their co-occurrence rows."""
+        popularity = self.popularity
+        least = heapq.nsmallest(self.max_items // 10 or 1, popularity.items(), key=lambda kv: kv[1])
+        for old, _ in least:
+            del popularity[old]
+            self.together.pop(old, None)
 
     def _history(self, customer: str) -> deque[str]:
         seen = self.histories.get(customer)
@@ -126,6 +141,8 @@ class Recommender(OnlineModel):
         return seen
 
     def _bump(self, item: str, other: str, weight: float) -> None:
+        if item not in self.popularity:  # forgotten (``max_items``), still in a history
+            return
         counts = self.together.setdefault(item, defaultdict(float))
         counts[other] += weight
         if len(counts) > 2 * self.max_neighbours:

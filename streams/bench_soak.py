@@ -6,7 +6,8 @@ customers) at ``--rate`` events/s for ``--minutes``, each stamped with the time 
 sent (the replay's own timeline runs ahead of the clock and would be refused as future
 events). Every ``--every`` seconds (60 by default) it prints the worker's RSS (less
 tracemalloc's own bookkeeping, which is the tracer's and not the worker's), its traced
-Python heap, RocksDB's memory (memtables, block cache, table readers), the feature
+Python heap, RocksDB's memory (memtables, block cache, table readers), the memory chDB
+tracks (the embedded ClickHouse engine of the sink), the feature
 table's keys in the worker's partitions, the group's lag and what ingest has consumed.
 The heap is marked at the end of the warm-up (``--warmup-minutes``, 5 by default); at
 the end the bench waits for lag 0, prints the allocation sites that grew most since the
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import json
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -55,6 +57,7 @@ class Sample:
     """Resident memory less tracemalloc's own (the tracer's bookkeeping is not the worker's)."""
     heap_mib: float
     rocksdb_mib: float
+    chdb_mib: float
     feature_keys: int
     lag: int
     sent: int
@@ -91,6 +94,23 @@ def heap(port: int, query: str = "top=0") -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=60) as resp:
         found: dict[str, Any] = json.loads(resp.read())
     return found
+
+
+def chdb_mib(port: int) -> float:
+    """Memory the embedded ClickHouse engine (chDB) tracks, through the worker's ``/sql``;
+    0 when the worker does not own a chDB path."""
+    query = urllib.parse.urlencode(
+        {
+            "query": "SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'",
+            "format": "csv",
+        }
+    )
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/sql?{query}", timeout=30) as resp:
+            lines = resp.read().decode().split()
+    except (OSError, ValueError):
+        return 0.0
+    return int(lines[-1]) / 2**20 if len(lines) > 1 and lines[-1].isdigit() else 0.0
 
 
 def stream(seed: int, customers: int, run: str) -> Iterator[tuple[bytes, dict[str, Any]]]:
@@ -149,6 +169,7 @@ class Soak:
             rss_mib=rss_mib(self.pid) - traced["tracer_bytes"] / 2**20,
             heap_mib=traced["traced_bytes"] / 2**20,
             rocksdb_mib=sum(sum(t.values()) for t in traced["rocksdb"].values()) / 2**20,
+            chdb_mib=await asyncio.to_thread(chdb_mib, port),
             feature_keys=int(metrics["feature_keys"]),
             lag=await self.lag(),
             sent=self.sent,
@@ -157,7 +178,7 @@ class Soak:
         self.samples.append(found)
         print(
             f"{found.minute:6.1f} {found.rss_mib:9.0f} {found.heap_mib:9.1f} "
-            f"{found.rocksdb_mib:9.1f} "
+            f"{found.rocksdb_mib:9.1f} {found.chdb_mib:9.1f} "
             f"{found.feature_keys:9,} {found.lag:8,} {found.sent:10,} {found.consumed:10,}",
             flush=True,
         )
@@ -166,7 +187,8 @@ class Soak:
     async def sampler(self) -> Sample:
         """Samples until the end; marks the heap after the warm-up; the warm-up's sample."""
         print(
-            f"{'minute':>6} {'rss MiB':>9} {'heap MiB':>9} {'rocksdb':>9} {'features':>9} "
+            f"{'minute':>6} {'rss MiB':>9} {'heap MiB':>9} {'rocksdb':>9} {'chdb':>9} "
+            f"{'features':>9} "
             f"{'lag':>8} "
             f"{'sent':>10} {'consumed':>10}",
             flush=True,
@@ -175,8 +197,10 @@ class Soak:
         next_at = 0.0
         while (elapsed := time.monotonic() - self.started) < self.seconds:
             if marked is None and elapsed >= self.warmup_s:
-                marked = await self.sample()
+                # the mark first: its snapshot (a copy of every trace, kept to the end)
+                # is then in the marked RSS, not counted as growth
                 await asyncio.to_thread(heap, self.settings.web_port, "mark=1&top=0")
+                marked = await self.sample()
                 next_at = elapsed + self.every
             elif elapsed >= next_at:
                 await self.sample()

@@ -49,6 +49,15 @@ class HeapTracer:
         since :meth:`mark` (empty before one); with more than one frame a site is the
         whole traced stack (callers after ``<-``)."""
         current, peak = tracemalloc.get_traced_memory()
+        out: dict[str, Any] = {
+            "traced_bytes": current,
+            "peak_bytes": peak,
+            "tracer_bytes": tracemalloc.get_tracemalloc_memory(),
+            "largest": [],
+            "grown": [],
+        }
+        if top <= 0:  # the sizes only: a snapshot copies every trace (tens of MiB)
+            return out
         now = _snapshot()
         key = "lineno" if self.frames == 1 else "traceback"
         largest = [
@@ -66,13 +75,7 @@ class HeapTracer:
                 }
                 for d in now.compare_to(self.marked, key)[:top]
             ]
-        return {
-            "traced_bytes": current,
-            "peak_bytes": peak,
-            "tracer_bytes": tracemalloc.get_tracemalloc_memory(),
-            "largest": largest,
-            "grown": grown,
-        }
+        return {**out, "largest": largest, "grown": grown}
 
 
 def _snapshot() -> tracemalloc.Snapshot:

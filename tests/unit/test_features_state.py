@@ -58,3 +58,23 @@ def test_a_version_1_state_is_read_with_its_totals_in_place() -> None:
     assert (v["events"], v["late_events"], v["first_responses"]) == (3, 1, 1)
     assert (v["first_response_s_mean"], state.offset) == (60.0, 7)
     assert CustomerState.from_bytes(state.to_bytes()).to_bytes() == state.to_bytes()
+
+
+def test_decoded_states_in_memory_are_bounded_and_exact() -> None:
+    """``RAPPORT_FEATURES_CACHE_CUSTOMERS``: at most that many decoded states, the most
+    recently written kept; a customer read back from the table has the same features as
+    one that stayed in memory."""
+    events = list(replay_events(3_000, seed=11, customers=400))
+    small = FeatureEngine({}, {}, Rules(), cache_max=20)
+    whole = FeatureEngine({}, {}, Rules(), cache_max=10_000)
+    for offset, event in enumerate(events):
+        small.process(event, 0, offset)
+        whole.process(event, 0, offset)
+        assert len(small.cache) <= 20
+    assert len(whole.cache) == len(whole.table) > 200
+    last = events[-1].customer_id
+    assert last in small.cache, "the customer written last stays in memory"
+    for customer in whole.table:
+        a, b = small.state(customer), whole.state(customer)
+        assert a is not None and b is not None
+        assert vector(a, Rules()) == vector(b, Rules()), customer

@@ -118,6 +118,20 @@ def test_recommender_bounds_and_erasure() -> None:
     assert "c2" not in model.histories
 
 
+def test_recommender_keeps_at_most_max_items_the_most_popular() -> None:
+    model = Recommender(max_items=50)
+    for i in range(500):  # 500 products seen once each, then "hit" often
+        model.learn_one({"customer_id": f"c{i % 7}", "product_id": f"p{i}"})
+        model.learn_one({"customer_id": f"c{i % 7}", "product_id": "hit", "kind": "order"})
+    assert len(model.popularity) <= 50 and len(model.together) <= 50
+    assert "hit" in model.popularity, "the most popular item is never the one forgotten"
+    assert model.predict_one({"customer_id": "new"}).value == "hit"
+    # a model checkpointed before the bound existed loads with the class default
+    old = Recommender()
+    del old.__dict__["max_items"]
+    assert old.max_items == Recommender.max_items
+
+
 def test_text_model_reuses_a_prediction_without_changing_what_it_learns() -> None:
     from online_models.text_models import IntentModel  # noqa: PLC0415
 
