@@ -15,7 +15,7 @@ Per-customer caches, each bounded to ``max_customers`` (least recently active
 evicted) and dropped by :meth:`PartitionModels.forget` (erasure):
 
 - ``texts``: the last ``recent_texts`` inbound messages ``(event_id, channel, text)``,
-  so a later ``label`` event can be learnt from;
+  each text cut to ``MAX_TEXT_CHARS``, so a later ``label`` event can be learnt from;
 - ``subscriptions``: the latest subscription attributes (the churn inputs);
 - ``outcomes``: the customer's last subscription outcome (``cancelled`` or
   ``retained``) until another subscription action, so a repeated outcome is refused;
@@ -51,6 +51,8 @@ from online_models.text_models import IntentModel, SentimentModel
 
 V = TypeVar("V")
 MAX_SEGMENTS = 8
+MAX_TEXT_CHARS = 2_000
+"""Characters of a remembered message kept for learning from a later label."""
 """Segments per monitor (channels, plans); later ones are pooled as ``other``."""
 
 
@@ -188,7 +190,7 @@ class PartitionModels(OnlineModel):
         texts = self.texts.get(customer_id)
         if texts is None:
             texts = deque(maxlen=self.config.recent_texts)
-        texts.append((event_id, channel, text))
+        texts.append((event_id, channel, text[:MAX_TEXT_CHARS]))
         self.texts.put(customer_id, texts)
 
     def text_of(self, customer_id: str, event_id: str) -> tuple[str, str] | None:

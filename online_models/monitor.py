@@ -47,6 +47,9 @@ def _metric_set(kind: MonitorKind) -> dict[str, Metric]:
     }
 
 
+MAX_DRIFTS = 100
+
+
 class Monitor:
     """Prequential metrics overall and per segment, plus ADWIN on the error stream."""
 
@@ -55,7 +58,8 @@ class Monitor:
         self.max_segments = max_segments
         self.n = 0
         self.drifts: list[int] = []
-        """Example counts at which ADWIN detected a change in the error rate."""
+        """Example counts at which ADWIN detected a change in the error rate (the last
+        ``MAX_DRIFTS``: they are copied into every metrics insight and checkpoint)."""
         self.overall = _metric_set(kind)
         self.segments: dict[str, dict[str, Metric]] = {}
         self.detector: DriftDetector = adwin(delta)
@@ -89,6 +93,7 @@ class Monitor:
         self.detector.update(error)
         if self.detector.drift_detected:
             self.drifts.append(self.n)
+            del self.drifts[:-MAX_DRIFTS]
             return True
         return False
 

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         2, ge=2, le=8, description="RocksDB memtables per table partition"
     )
     rocksdb_block_cache_bytes: int = Field(
-        8 * 1024 * 1024, ge=0, description="RocksDB block cache per table partition"
+        2 * 1024 * 1024, ge=0, description="RocksDB block cache per table partition"
     )
     processing_guarantee: ProcessingGuarantee = Field("at_least_once")
     agents: str = Field(

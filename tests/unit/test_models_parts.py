@@ -165,3 +165,28 @@ def test_churn_prepares_once_for_predict_then_learn_and_learns_the_same() -> Non
     restored = pickle.loads(pickle.dumps(tested))
     assert "_prepared" not in restored.__dict__
     assert restored.predict_one(probe) == tested.predict_one(probe)
+
+
+def test_monitor_keeps_the_last_hundred_drifts() -> None:
+    from online_models.monitor import MAX_DRIFTS  # noqa: PLC0415
+
+    class Always:
+        drift_detected = True
+
+        def update(self, x: float) -> None:
+            del x
+
+    monitor = Monitor("label")
+    monitor.detector = Always()
+    for _ in range(3 * MAX_DRIFTS):
+        assert monitor.update("a", "b") is True
+    assert monitor.report()["drifts"] == list(range(2 * MAX_DRIFTS + 1, 3 * MAX_DRIFTS + 1))
+
+
+def test_remembered_texts_are_cut_to_a_bound() -> None:
+    from agents.scoring_state import MAX_TEXT_CHARS, ModelConfig, PartitionModels  # noqa: PLC0415
+
+    models = PartitionModels(0, ModelConfig())
+    models.remember_text("c1", "e1", "chat", "x" * (10 * MAX_TEXT_CHARS))
+    found = models.text_of("c1", "e1")
+    assert found is not None and found[1] == "x" * MAX_TEXT_CHARS
