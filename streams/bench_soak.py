@@ -230,7 +230,7 @@ class Soak:
         await producing
         drained = await self.drained()
         end = await self.sample()
-        report = await asyncio.to_thread(heap, self.settings.web_port, "top=15")
+        report = await asyncio.to_thread(heap, self.settings.web_port, "top=25")
         grown = report["grown"]
         out = figures(self.settings.web_port)["accounted"]
         growth = (end.rss_mib - marked.rss_mib) / max(1.0, marked.rss_mib)
@@ -239,6 +239,9 @@ class Soak:
             print(
                 f"  {site['size_diff'] / 2**20:+8.2f} MiB {site['count_diff']:+9,}  {site['site']}"
             )
+        print("\nlargest sites at the end (Python heap):")
+        for site in report["largest"]:
+            print(f"  {site['size'] / 2**20:8.2f} MiB {site['count']:>10,}  {site['site']}")
         print("\nRocksDB memory at the end (MiB: memtables / block cache / table readers):")
         for table, sizes in sorted(report["rocksdb"].items()):
             print(f"  {table:<28} " + " / ".join(f"{v / 2**20:.2f}" for v in sizes.values()))

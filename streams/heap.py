@@ -26,7 +26,11 @@ class HeapTracer:
 
     def __init__(self, frames: int = 1) -> None:
         self.frames = frames
-        self.marked: tracemalloc.Snapshot | None = None
+        self.key = "lineno" if frames == 1 else "traceback"
+        self.marked: dict[str, tuple[int, int]] | None = None
+        """Size and count per site at the mark: the statistics only, not the snapshot,
+        which holds a copy of every trace (over 100 MiB of a worker's RSS, kept to the
+        end of a soak, and counted as the worker's)."""
 
     def start(self) -> None:
         if not tracemalloc.is_tracing():
@@ -42,7 +46,9 @@ class HeapTracer:
 
     def mark(self) -> None:
         """Remember the heap as it is now (growth is measured from here)."""
-        self.marked = _snapshot()
+        self.marked = {
+            _site(s.traceback): (s.size, s.count) for s in _snapshot().statistics(self.key)
+        }
 
     def report(self, top: int = 15) -> dict[str, Any]:
         """Traced bytes now and at peak, the largest sites, and the sites that grew most
@@ -58,23 +64,28 @@ class HeapTracer:
         }
         if top <= 0:  # the sizes only: a snapshot copies every trace (tens of MiB)
             return out
-        now = _snapshot()
-        key = "lineno" if self.frames == 1 else "traceback"
-        largest = [
-            {"site": _site(s.traceback), "size": s.size, "count": s.count}
-            for s in now.statistics(key)[:top]
-        ]
+        stats = {_site(s.traceback): (s.size, s.count) for s in _snapshot().statistics(self.key)}
+        by_size = sorted(stats.items(), key=lambda kv: -kv[1][0])
+        largest = [{"site": k, "size": v[0], "count": v[1]} for k, v in by_size[:top]]
         grown: list[dict[str, Any]] = []
         if self.marked is not None:
-            grown = [
+            before = self.marked
+            diffs: list[dict[str, Any]] = [
                 {
-                    "site": _site(d.traceback),
-                    "size_diff": d.size_diff,
-                    "count_diff": d.count_diff,
-                    "size": d.size,
+                    "site": site,
+                    "size_diff": size - before.get(site, (0, 0))[0],
+                    "count_diff": count - before.get(site, (0, 0))[1],
+                    "size": size,
                 }
-                for d in now.compare_to(self.marked, key)[:top]
+                for site, (size, count) in stats.items()
             ]
+            diffs.extend(
+                {"site": site, "size_diff": -size, "count_diff": -count, "size": 0}
+                for site, (size, count) in before.items()
+                if site not in stats
+            )
+            diffs.sort(key=lambda d: -abs(d["size_diff"]))
+            grown = diffs[:top]
         return {**out, "largest": largest, "grown": grown}
 
 

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     # RocksDB keeps one database per table and partition (6 tables x the worker's
     # partitions); Faust's defaults (64 MiB x 3 memtables, a 2 GiB block cache each) let
     # a worker's memory grow for hours. These bound each database.
+    malloc_arenas: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="glibc malloc arenas of a worker (0: glibc's default, 8 per core): "
+        "fewer arenas return freed memory instead of holding it per thread",
+    )
     rocksdb_write_buffer_bytes: int = Field(
         1024 * 1024,
         ge=64 * 1024,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gc
+import platform
 
-from streams.worker import freeze_heap
+from streams.worker import freeze_heap, limit_malloc_arenas
 
 
 def tracked(ids: set[int]) -> int:
@@ -25,3 +26,9 @@ def test_freeze_heap_moves_every_live_object_out_of_the_collector() -> None:
     finally:
         gc.unfreeze()
     assert tracked(ids) == len(kept)
+
+
+def test_malloc_arenas_are_capped_on_glibc_and_left_alone_at_zero() -> None:
+    assert limit_malloc_arenas(0) is False  # 0: glibc's default kept
+    on_glibc = platform.libc_ver()[0] == "glibc"
+    assert limit_malloc_arenas(2) is on_glibc
