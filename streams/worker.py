@@ -2,8 +2,9 @@
 
 **Allocator arenas**: glibc's malloc gives each thread that allocates its own arena, up
 to 8 per core, and returns little of them to the system; the worker's threads (RocksDB's,
-chDB's, the web server's, aiokafka's) then hold freed memory apart, and resident memory
-rose ~2 MiB a minute under a steady stream (``rapport bench soak``). The worker limits
+chDB's, the web server's, aiokafka's) then hold freed memory apart: under the same
+10-minute steady stream (``rapport bench soak``), 790 MiB resident at the end with glibc's
+default against 741 MiB with 2 arenas. The worker limits
 them (``RAPPORT_MALLOC_ARENAS``, 2; ``mallopt(M_ARENA_MAX)``, as ``MALLOC_ARENA_MAX=2``
 would) before it starts any thread.
 
