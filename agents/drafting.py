@@ -39,7 +39,7 @@ from features.store import FeatureStore, FeatureStoreError
 from schemas.published import DeadLetter, DraftedReply, ReplyRequest
 from sinks.redis_drafts import DraftStore, DraftStoreError
 from streams import metrics
-from streams.app import Runtime
+from streams.runtime import Runtime
 from streams.web_drafts import register as register_view
 
 log = logging.getLogger(__name__)

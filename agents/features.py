@@ -38,8 +38,8 @@ from features.vector import vector
 from schemas.events import Event, parse_event
 from schemas.published import DeadLetter
 from streams import metrics
-from streams.app import Runtime
 from streams.batches import batches, use
+from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.web_features import register as register_view
 from streams.web_features import tables_ready

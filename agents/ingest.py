@@ -23,8 +23,8 @@ from schemas.events import Event
 from schemas.published import DeadLetter
 from schemas.validate import Accepted, Limits, check
 from streams import metrics
-from streams.app import Runtime
 from streams.batches import batches, use
+from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)
 AGENT = "ingest"

@@ -19,8 +19,8 @@ import orjson
 
 from features.peer_workload import update
 from streams import metrics
-from streams.app import Runtime
 from streams.batches import batches, use
+from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)
 AGENT = "peers"

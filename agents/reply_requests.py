@@ -43,8 +43,8 @@ from schemas.events import DraftFeedback, ErasureRequest, Message, parse_event
 from schemas.published import ConversationTurn, Insight, ReplyRequest
 from sinks.redis_drafts import DraftStore, DraftStoreError
 from streams import metrics
-from streams.app import Runtime
 from streams.batches import batches, use
+from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)
 TOPIC_METADATA_WAIT_S: Final = 10.0

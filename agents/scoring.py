@@ -55,8 +55,8 @@ from schemas.events import Event
 from schemas.published import Insight
 from sinks.redis_models import ModelStore
 from streams import metrics
-from streams.app import Runtime
 from streams.batches import use
+from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.write_behind import WriteBehind
 

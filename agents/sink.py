@@ -33,8 +33,8 @@ from sinks.base import Batch, BatchPolicy, Origin, RetryPolicy
 from sinks.clickhouse import ClickHouseSink, QueryLimits
 from sinks.tables import INTERACTIONS
 from streams import metrics
-from streams.app import Runtime
 from streams.batches import batches
+from streams.runtime import Runtime
 from streams.settings import Settings, TopicRole
 
 log = logging.getLogger(__name__)

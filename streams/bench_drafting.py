@@ -30,8 +30,15 @@ from typing import Any
 
 from aiohttp import web
 
-from streams.bench import Result, _events, _print, _proc_stats, _produce
-from streams.bench_pipeline import _drained, _first_timestamp
+from streams.bench_common import (
+    Result,
+    bench_events,
+    drained,
+    first_timestamp,
+    print_results,
+    proc_stats,
+    produce,
+)
 from streams.main_job import start_worker
 from streams.settings import Settings
 from streams.stack.procs import stop_child
@@ -101,11 +108,11 @@ def ingest_run(settings: Settings, n: int, label: str) -> Result:
     """One worker: produce ``n`` messages, time them through ingest and features."""
     worker = start_worker(settings)
     try:
-        records = _events(n, uuid.uuid4().hex[:8], False)
-        asyncio.run(_produce(settings, settings.topic_name("interactions"), records))
-        done = asyncio.run(_drained(settings, 1800))
-        start = asyncio.run(_first_timestamp(settings, settings.topic_name("events"), 60))
-        cpu, rss = _proc_stats(worker.pid)
+        records = bench_events(n, uuid.uuid4().hex[:8], False)
+        asyncio.run(produce(settings, settings.topic_name("interactions"), records))
+        done = asyncio.run(drained(settings, 1800))
+        start = asyncio.run(first_timestamp(settings, settings.topic_name("events"), 60))
+        cpu, rss = proc_stats(worker.pid)
     finally:
         stop_child(worker, timeout=30)  # a stuck shutdown does not void the measurement
     return Result(label, n, n / max(1e-3, done - start), None, None, cpu, rss)
@@ -137,7 +144,7 @@ def run_drafting_bench(settings: Settings, args: argparse.Namespace) -> int:
                 (on if enabled else off).append(result)
         calls = llm.calls
     results = [*off, *on]
-    _print(results)
+    print_results(results)
     ratio = statistics.median(r.events_per_s for r in on) / statistics.median(
         r.events_per_s for r in off
     )

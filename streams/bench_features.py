@@ -34,8 +34,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.bench import Result, _baseline, _proc_stats, _produce
-from streams.bench_pipeline import _drained, _first_timestamp
+from streams.bench_common import (
+    Result,
+    bare_loop,
+    drained,
+    first_timestamp,
+    proc_stats,
+    produce,
+)
 from streams.bench_restart import (
     Restart,
     changelog_topic,
@@ -134,12 +140,12 @@ def ingest_features(run: Settings, n: int) -> FeatureRun:
     """One ``ingest,features`` worker (``run``: see :func:`scoped`) over ``n`` pre-loaded
     events; its figures."""
     events = feature_events(n, run.app_id)
-    asyncio.run(_produce(run, run.topic_name("interactions"), events))
+    asyncio.run(produce(run, run.topic_name("interactions"), events))
     worker = start_worker(run)
     try:
-        done = asyncio.run(_drained(run, 1800))
-        start = asyncio.run(_first_timestamp(run, run.topic_name("events"), 60))
-        cpu, rss = _proc_stats(worker.pid)
+        done = asyncio.run(drained(run, 1800))
+        start = asyncio.run(first_timestamp(run, run.topic_name("events"), 60))
+        cpu, rss = proc_stats(worker.pid)
         applied = features_applied(run.web_port)
     finally:
         stop_child(worker)  # SIGTERM, then SIGKILL: never left behind
@@ -182,8 +188,8 @@ def run_features_bench(settings: Settings, args: argparse.Namespace) -> int:
     customers: int = args.customers
     base = scoped(settings, "base")
     source = base.topic_name("interactions")
-    asyncio.run(_produce(base, source, feature_events(n, base.app_id)))
-    baseline = _baseline(base, source, base.topic_name("events"), n)
+    asyncio.run(produce(base, source, feature_events(n, base.app_id)))
+    baseline = bare_loop(base, source, base.topic_name("events"), n)
     feat, restart = scoped(settings, "feat"), scoped(settings, "restart")
     feats = ingest_features(feat, n)
     restarts = restart_times(restart, customers)

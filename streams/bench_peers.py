@@ -34,7 +34,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.bench import _produce
+from streams.bench_common import (
+    produce,
+)
 from streams.bench_features import _free_port, feature_events
 from streams.kafka_client import client_options
 from streams.main_job import start_worker
@@ -207,7 +209,7 @@ def run_peers_bench(settings: Settings, args: argparse.Namespace) -> int:
     source = run.topic_name("interactions")
     sinks = [f"{run.topic_prefix}{name}" for name in ("bare-out", "quix-out", "peer-features")]
     asyncio.run(create_topics(run, [source, *sinks]))
-    asyncio.run(_produce(run, source, feature_events(n, run.app_id)))
+    asyncio.run(produce(run, source, feature_events(n, run.app_id)))
     print(f"peers: {n:,} events of {max(100, n // 10):,} customers pre-loaded on {source}")
     floor, _ = bare(run, source, sinks[0], n)
     theirs, quix_out = quix(run, source, sinks[1], n)

@@ -20,9 +20,15 @@ from datetime import UTC, datetime
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.bench import Result, _pct, _proc_stats, _produce
+from streams.bench_common import (
+    Result,
+    drained,
+    first_timestamp,
+    pct,
+    proc_stats,
+    produce,
+)
 from streams.kafka_client import client_options
-from streams.lag import group_lag
 from streams.main_job import start_worker
 from streams.replay import synthetic
 from streams.settings import Settings
@@ -41,37 +47,6 @@ def mixed_events(n: int, run: str) -> list[tuple[bytes, bytes]]:
         event["occurred_at"] = datetime.now(UTC).isoformat()
         out.append((record.customer_id.encode(), orjson.dumps(event)))
     return out
-
-
-async def _first_timestamp(settings: Settings, topic: str, timeout: float) -> float:
-    consumer = AIOKafkaConsumer(
-        topic, **client_options(settings), group_id=None, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + timeout
-        first: float | None = None
-        while first is None and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                stamps = [r.timestamp for r in records]
-                first = min([*stamps, first]) if first is not None else min(stamps)
-        if first is None:
-            raise RuntimeError(f"nothing reached {topic} within {timeout:.0f}s")
-        return first / 1000.0
-    finally:
-        await consumer.stop()
-
-
-async def _drained(settings: Settings, timeout: float) -> float:
-    """Wall time at which the group has no lag on interactions and events."""
-    topics = [settings.topic_name("interactions"), settings.topic_name("events")]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lags = await group_lag(settings, settings.app_id, topics)
-        if lags and all(lag.messages == 0 for lag in lags):
-            return time.time()
-        await asyncio.sleep(POLL_S)
-    raise RuntimeError(f"the pipeline did not drain within {timeout:.0f}s")
 
 
 async def _insight_latencies(settings: Settings, count: int, timeout: float) -> list[float]:
@@ -122,14 +97,14 @@ def pipeline(settings: Settings, n: int, rate: float | None) -> Result:
     )
     events = mixed_events(n, tag)
     if rate is None:
-        asyncio.run(_produce(run, run.topic_name("interactions"), events))
+        asyncio.run(produce(run, run.topic_name("interactions"), events))
     worker = start_worker(run)
     try:
         if rate is not None:
-            asyncio.run(_produce(run, run.topic_name("interactions"), events, rate=rate))
-        done = asyncio.run(_drained(run, 1800))
-        start = asyncio.run(_first_timestamp(run, run.topic_name("events"), 60))
-        cpu, rss = _proc_stats(worker.pid)
+            asyncio.run(produce(run, run.topic_name("interactions"), events, rate=rate))
+        done = asyncio.run(drained(run, 1800))
+        start = asyncio.run(first_timestamp(run, run.topic_name("events"), 60))
+        cpu, rss = proc_stats(worker.pid)
         insights = asyncio.run(_insight_count(run))
         latencies = asyncio.run(_insight_latencies(run, insights, 120)) if rate else []
     finally:
@@ -137,5 +112,5 @@ def pipeline(settings: Settings, n: int, rate: float | None) -> Result:
     eps = n / max(1e-3, done - start)
     name = f"{NAME} @ {rate:,.0f}/s" if rate else NAME
     if latencies:
-        return Result(name, n, eps, _pct(latencies, 0.5), _pct(latencies, 0.99), cpu, rss)
+        return Result(name, n, eps, pct(latencies, 0.5), pct(latencies, 0.99), cpu, rss)
     return Result(name, n, eps, None, None, cpu, rss)

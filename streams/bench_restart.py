@@ -33,7 +33,9 @@ from features.definitions import Rules
 from features.engine import FeatureEngine
 from features.state import CustomerState
 from schemas.events import parse_event
-from streams.bench import _proc_stats
+from streams.bench_common import (
+    proc_stats,
+)
 from streams.kafka_client import client_options
 from streams.replay import synthetic
 from streams.settings import Settings
@@ -192,7 +194,7 @@ def timed_start(settings: Settings, case: str, log_path: Path) -> ReadyTime:
         )
     try:
         seconds = _wait_ready(proc, settings.web_port, started, log_path)
-        cpu, rss = _proc_stats(proc.pid)
+        cpu, rss = proc_stats(proc.pid)
     finally:
         stop_child(proc, timeout=120)  # SIGTERM, then SIGKILL
     recovered, rounds = recovered_records(log_path.read_text(errors="replace"))

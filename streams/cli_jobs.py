@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,31 +16,14 @@ from streams.settings import Settings
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def source_records(
-    names: list[str], *, seed: int, limit: int, start: datetime | None, tweets_path: str | None
-) -> Iterator[Any]:
-    """Each named source's first ``limit`` records, merged in event-time order."""
-    from streams.replay import SOURCES, ReplayError, merge  # noqa: PLC0415
-
-    unknown = sorted(set(names) - set(SOURCES))
-    if unknown:
-        msg = f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(sorted(SOURCES))}"
-        raise ReplayError(msg)
-    streams = [
-        SOURCES[name](
-            tweets_path if name == "tweets" else None, seed=seed, limit=limit, start=start
-        )
-        for name in names
-    ]
-    return merge(*streams)
-
-
 def replay_with_progress(settings: Settings, names: list[str], args: argparse.Namespace) -> int:
     from streams.replay.produce import produce_records  # noqa: PLC0415
     from streams.stack.control import require_broker  # noqa: PLC0415
 
     require_broker(settings)  # one line naming the setting, not aiokafka's retries
     start = datetime.now(UTC).replace(microsecond=0) if args.now else None
+    from streams.replay import source_records  # noqa: PLC0415
+
     records = source_records(
         names, seed=args.seed, limit=args.limit, start=start, tweets_path=args.tweets
     )

@@ -24,8 +24,8 @@ from faust.types import TP
 from mode import BaseSignalT
 
 from streams import metrics
-from streams.app import Runtime
 from streams.lag import group_lag
+from streams.runtime import Runtime
 from streams.web_features import tables_ready
 
 log = logging.getLogger(__name__)

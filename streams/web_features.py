@@ -27,7 +27,7 @@ from yarl import URL
 from features.definitions import Vector
 from features.state import CustomerState
 from features.store import FeatureStore, FeatureStoreError
-from streams.app import Runtime
+from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PATH = "/customers/{customer_id}/features"

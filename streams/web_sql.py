@@ -19,7 +19,7 @@ from faust.web import Request, Response, View
 from sinks.base import SinkError
 from sinks.clickhouse import ClickHouseSink
 from sinks.sql import clickhouse_format
-from streams.app import Runtime
+from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)
 CONTENT_TYPES = {

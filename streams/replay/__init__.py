@@ -13,7 +13,9 @@ No Kafka here: ``rapport replay`` produces these records.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Final
 
 from streams.replay.base import DEFAULT_START, ReplayError, ReplayRecord, SourceFn, merge
 from streams.replay.datasets import banking77, bitext, bitext_references, tweets
@@ -28,6 +30,24 @@ SOURCES: Final[dict[str, SourceFn]] = {
     "synthetic": synthetic,
 }
 
+
+def source_records(
+    names: list[str], *, seed: int, limit: int, start: datetime | None, tweets_path: str | None
+) -> Iterator[Any]:
+    """Each named source's first ``limit`` records, merged in event-time order."""
+    unknown = sorted(set(names) - set(SOURCES))
+    if unknown:
+        msg = f"unknown source(s) {', '.join(unknown)}; choose from {', '.join(sorted(SOURCES))}"
+        raise ReplayError(msg)
+    streams = [
+        SOURCES[name](
+            tweets_path if name == "tweets" else None, seed=seed, limit=limit, start=start
+        )
+        for name in names
+    ]
+    return merge(*streams)
+
+
 __all__ = [
     "CHURN_HORIZON",
     "DEFAULT_START",
@@ -39,6 +59,7 @@ __all__ = [
     "bitext",
     "bitext_references",
     "merge",
+    "source_records",
     "synthetic",
     "telco",
     "tweets",
