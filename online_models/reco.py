@@ -57,7 +57,7 @@ class Recommender(OnlineModel):
     """Item co-occurrence with a popularity fallback (see the module docstring)."""
 
     name: ClassVar[str] = "reco"
-    max_items: int = 50_000
+    max_items: int = 10_000
     """Items kept (a class default too: models checkpointed before it existed load)."""
 
     def __init__(
@@ -67,7 +67,7 @@ class Recommender(OnlineModel):
         history: int = 20,
         max_neighbours: int = 100,
         max_customers: int = 100_000,
-        max_items: int = 50_000,
+        max_items: int = 10_000,
     ) -> None:
         super().__init__()
         self.max_items = max_items
