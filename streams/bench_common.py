@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -131,8 +134,34 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def bare_loop(settings: Settings, source: str, sink: str, n: int) -> Result:
-    proc = subprocess.Popen(
+def free_port() -> int:
+    """A TCP port free on this host now (for a bench worker's web server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def isolated(settings: Settings, name: str, **extra: Any) -> Settings:
+    """Settings of one bench run: its own topics, group, Redis keys and data dir (earlier
+    runs' checkpoints and feature copies must not be restored), and ``extra``."""
+    tag = f"{name}{uuid.uuid4().hex[:6]}"
+    return settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}{tag}.",
+            "app_id": f"{settings.app_id}-{tag}",
+            "redis_key_prefix": f"{settings.redis_key_prefix}{tag}:",
+            "data_dir": settings.data_dir / "bench" / tag,
+            **extra,
+        }
+    )
+
+
+def bare_loop_process(
+    settings: Settings, source: str, sink: str, n: int
+) -> subprocess.Popen[bytes]:
+    """The bare aiokafka loop (:mod:`streams.bench_baseline`), started over ``n`` records."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -143,6 +172,10 @@ def bare_loop(settings: Settings, source: str, sink: str, n: int) -> Result:
             str(n),
         ]
     )
+
+
+def bare_loop(settings: Settings, source: str, sink: str, n: int) -> Result:
+    proc = bare_loop_process(settings, source, sink, n)
     span, _ = asyncio.run(output_span(settings, sink, n, 300, with_latency=False))
     # every record reached the sink, so the loop is ending: reap it with its own usage
     _, _, usage = os.wait4(proc.pid, 0)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
 import threading
 import time
@@ -35,6 +34,7 @@ from streams.bench_common import (
     bench_events,
     drained,
     first_timestamp,
+    free_port,
     print_results,
     proc_stats,
     produce,
@@ -97,13 +97,6 @@ class SlowLLM:
             self._loop.call_soon_threadsafe(self._loop.stop)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def ingest_run(settings: Settings, n: int, label: str) -> Result:
     """One worker: produce ``n`` messages, time them through ingest and features."""
     worker = start_worker(settings)
@@ -134,7 +127,7 @@ def run_drafting_bench(settings: Settings, args: argparse.Namespace) -> int:
                         "data_dir": settings.data_dir / "bench" / tag / name.strip("."),
                         "drafting_enabled": enabled,
                         "redis_key_prefix": f"{settings.redis_key_prefix}{name}",
-                        "web_port": _free_port(),
+                        "web_port": free_port(),
                         "llm_base_url": f"http://127.0.0.1:{llm.port}/v1",
                         "llm_timeout_s": args.llm_latency + 5,
                     }

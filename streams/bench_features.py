@@ -21,10 +21,8 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import urllib.request
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +37,8 @@ from streams.bench_common import (
     bare_loop,
     drained,
     first_timestamp,
+    free_port,
+    isolated,
     proc_stats,
     produce,
 )
@@ -79,27 +79,15 @@ class FeatureRun:
     sizes: StateSizes
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def scoped(settings: Settings, name: str) -> Settings:
     """Settings of one bench step: its own topics, group, Redis keys, data dir and port."""
-    tag = f"{name}{uuid.uuid4().hex[:6]}"
-    return settings.model_copy(
-        update={
-            "topic_prefix": f"{settings.topic_prefix}{tag}.",
-            "app_id": f"{settings.app_id}-{tag}",
-            "redis_key_prefix": f"{settings.redis_key_prefix}{tag}:",
-            "data_dir": settings.data_dir / tag,
-            "web_port": _free_port(),
-            "agents": AGENTS,
-            "drafting_enabled": False,
-            "features_redis_ttl_s": 60,
-        }
+    return isolated(
+        settings,
+        name,
+        web_port=free_port(),
+        agents=AGENTS,
+        drafting_enabled=False,
+        features_redis_ttl_s=60,
     )
 
 

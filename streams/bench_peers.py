@@ -24,9 +24,7 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,10 +32,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.bench_common import (
-    produce,
-)
-from streams.bench_features import _free_port, feature_events
+from streams.bench_common import bare_loop_process, free_port, isolated, produce
+from streams.bench_features import feature_events
 from streams.kafka_client import client_options
 from streams.main_job import start_worker
 from streams.settings import Settings
@@ -121,24 +117,22 @@ async def create_topics(settings: Settings, names: list[str]) -> None:
         await admin.close()
 
 
-def bare(settings: Settings, source: str, sink: str, n: int) -> tuple[Run, dict[str, bytes]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streams.bench_baseline",
-            settings.kafka_bootstrap_servers,
-            source,
-            sink,
-            str(n),
-        ]
-    )
+def timed(
+    proc: subprocess.Popen[bytes], settings: Settings, sink: str, n: int, timeout: float
+) -> tuple[float, float, float, dict[str, bytes]]:
+    """:func:`outputs` of a process that ends after its last output; never left behind."""
     try:
-        span, cpu, rss, found = asyncio.run(outputs(settings, sink, n, proc.pid, 600))
-        proc.wait(timeout=60)
+        found = asyncio.run(outputs(settings, sink, n, proc.pid, timeout))
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
+    return found
+
+
+def bare(settings: Settings, source: str, sink: str, n: int) -> tuple[Run, dict[str, bytes]]:
+    proc = bare_loop_process(settings, source, sink, n)
+    span, cpu, rss, found = timed(proc, settings, sink, n, 600)
     return Run("bare aiokafka consume-orjson-produce", n, n / span, 1e3 * cpu / n, cpu, rss), found
 
 
@@ -162,12 +156,7 @@ def quix(settings: Settings, source: str, sink: str, n: int) -> tuple[Run, dict[
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    try:
-        span, cpu, rss, found = asyncio.run(outputs(settings, sink, n, proc.pid, 1800))
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    span, cpu, rss, found = timed(proc, settings, sink, n, 1800)
     return Run("Quix Streams 3 (stateful apply)", n, n / span, 1e3 * cpu / n, cpu, rss), found
 
 
@@ -194,18 +183,7 @@ def differences(left: dict[str, bytes], right: dict[str, bytes]) -> int:
 
 def run_peers_bench(settings: Settings, args: argparse.Namespace) -> int:
     n: int = args.events
-    tag = uuid.uuid4().hex[:6]
-    run = settings.model_copy(
-        update={
-            "topic_prefix": f"{settings.topic_prefix}peers{tag}.",
-            "app_id": f"{settings.app_id}-peers{tag}",
-            "redis_key_prefix": f"{settings.redis_key_prefix}peers{tag}:",
-            "data_dir": settings.data_dir / "bench" / f"peers{tag}",
-            "web_port": _free_port(),
-            "agents": "peers",
-            "drafting_enabled": False,
-        }
-    )
+    run = isolated(settings, "peers", web_port=free_port(), agents="peers", drafting_enabled=False)
     source = run.topic_name("interactions")
     sinks = [f"{run.topic_prefix}{name}" for name in ("bare-out", "quix-out", "peer-features")]
     asyncio.run(create_topics(run, [source, *sinks]))

@@ -25,7 +25,6 @@ import json
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams.bench_common import isolated
 from streams.kafka_client import client_options
 from streams.lag import group_lag
 from streams.main_job import start_worker
@@ -260,17 +260,7 @@ class Soak:
 
 def run_soak(settings: Settings, args: argparse.Namespace) -> int:
     """``rapport bench soak`` (module docstring)."""
-    tag = uuid.uuid4().hex[:6]
-    run = settings.model_copy(
-        update={
-            "topic_prefix": f"{settings.topic_prefix}soak{tag}.",
-            "app_id": f"{settings.app_id}-soak{tag}",
-            "redis_key_prefix": f"{settings.redis_key_prefix}soak{tag}:",
-            "data_dir": settings.data_dir / "bench" / f"soak{tag}",
-            "drafting_enabled": args.drafting == "on",
-            "memory_trace": True,
-        }
-    )
+    run = isolated(settings, "soak", drafting_enabled=args.drafting == "on", memory_trace=True)
     worker = start_worker(run)
     print(
         f"soak: {args.rate:g} events/s for {args.minutes:g} min, drafting {args.drafting}, "
