@@ -115,6 +115,7 @@ class FeatureAgent:
             for table in self.behind:
                 table.flush()
         self._consumed.inc(len(events))  # counted once done
+        fmetrics.CACHED_STATES.set(len(self.engine.cache))
 
     async def _handle_one(self, message: faust.types.Message) -> None:
         try:

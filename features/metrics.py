@@ -17,6 +17,10 @@ STATE_BYTES = Histogram(
     buckets=(64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 4096, 8192),
 )
 PENDING = Gauge("rapport_features_pending", "Changed customers waiting for the next flush")
+CACHED_STATES = Gauge(
+    "rapport_features_cached_states",
+    "Decoded customer states the feature engine keeps in memory (RAPPORT_FEATURES_CACHE_CUSTOMERS)",
+)
 STORE_WRITES = Counter(
     "rapport_features_store_writes_total", "Redis feature hashes written or deleted", ["op"]
 )

@@ -8,7 +8,9 @@ events). Every ``--every`` seconds (60 by default) it prints the worker's RSS (l
 tracemalloc's own bookkeeping, which is the tracer's and not the worker's), its traced
 Python heap, RocksDB's memory (memtables, block cache, table readers), the memory chDB
 tracks (the embedded ClickHouse engine of the sink), the feature
-table's keys in the worker's partitions, the group's lag and what ingest has consumed.
+table's keys in the worker's partitions, the decoded states the feature engine keeps
+(``states``), the event ids in ingest's dedup index, the group's lag and what ingest has
+consumed.
 The heap is marked at the end of the warm-up (``--warmup-minutes``, 5 by default); at
 the end the bench waits for lag 0, prints the allocation sites that grew most since the
 mark, RocksDB's memory per table, RSS at the end against RSS at the mark (the target:
@@ -59,6 +61,8 @@ class Sample:
     rocksdb_mib: float
     chdb_mib: float
     feature_keys: int
+    cached_states: int
+    dedup_ids: int
     lag: int
     sent: int
     consumed: int
@@ -76,12 +80,16 @@ def figures(port: int) -> dict[str, float]:
     duplicates), from the worker's ``/metrics``."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         text = resp.read().decode()
-    out = {"feature_keys": 0.0, "ingested": 0.0, "accounted": 0.0}
+    out = {"feature_keys": 0.0, "ingested": 0.0, "accounted": 0.0, "dedup": 0.0, "cached": 0.0}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
             if sample.name == "rapport_table_keys" and labels.get("table") == "features":
                 out["feature_keys"] = sample.value
+            elif sample.name == "rapport_dedup_entries":
+                out["dedup"] = sample.value
+            elif sample.name == "rapport_features_cached_states":
+                out["cached"] = sample.value
             elif sample.name == "rapport_events_in_total" and labels.get("agent") == "ingest":
                 out["ingested"] = sample.value
             elif sample.name in ACCOUNTED and labels.get("agent", "ingest") == "ingest":
@@ -171,6 +179,8 @@ class Soak:
             rocksdb_mib=sum(sum(t.values()) for t in traced["rocksdb"].values()) / 2**20,
             chdb_mib=await asyncio.to_thread(chdb_mib, port),
             feature_keys=int(metrics["feature_keys"]),
+            cached_states=int(metrics["cached"]),
+            dedup_ids=int(metrics["dedup"]),
             lag=await self.lag(),
             sent=self.sent,
             consumed=int(metrics["ingested"]),
@@ -179,7 +189,8 @@ class Soak:
         print(
             f"{found.minute:6.1f} {found.rss_mib:9.0f} {found.heap_mib:9.1f} "
             f"{found.rocksdb_mib:9.1f} {found.chdb_mib:9.1f} "
-            f"{found.feature_keys:9,} {found.lag:8,} {found.sent:10,} {found.consumed:10,}",
+            f"{found.feature_keys:9,} {found.cached_states:7,} {found.dedup_ids:9,} "
+            f"{found.lag:8,} {found.sent:10,} {found.consumed:10,}",
             flush=True,
         )
         return found
@@ -188,7 +199,7 @@ class Soak:
         """Samples until the end; marks the heap after the warm-up; the warm-up's sample."""
         print(
             f"{'minute':>6} {'rss MiB':>9} {'heap MiB':>9} {'rocksdb':>9} {'chdb':>9} "
-            f"{'features':>9} "
+            f"{'features':>9} {'states':>7} {'dedup':>9} "
             f"{'lag':>8} "
             f"{'sent':>10} {'consumed':>10}",
             flush=True,

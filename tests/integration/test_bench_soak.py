@@ -23,9 +23,10 @@ RATE = 20.0
 MINUTES = 1.0
 ROW = re.compile(
     r"^\s*(\d+\.\d)\s+(\d+)\s+(\d+\.\d)\s+(\d+\.\d)\s+(\d+\.\d)"
-    r"\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)$"
+    r"\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)$"
 )
-"""minute, RSS, heap, RocksDB, chDB, feature keys, lag, sent, consumed"""
+"""minute, RSS, heap, RocksDB, chDB, feature keys, cached states, dedup ids, lag, sent,
+consumed"""
 
 
 def _free_port() -> int:
@@ -60,11 +61,14 @@ def test_bench_soak_samples_memory_and_accounts_for_every_event(
     rocksdb = [float(r[3]) for r in rows]
     assert rocksdb[-1] > 0, "RocksDB's memtables hold the tables' recent writes"
     assert float(rows[-1][4]) > 0, "chDB tracks the memory of the sink's inserts"
-    sent = [int(r[7].replace(",", "")) for r in rows]
+    states, dedup = (int(rows[-1][i].replace(",", "")) for i in (6, 7))
+    assert 0 < states <= 50, "decoded states in memory: at most the population's customers"
+    sent = [int(r[9].replace(",", "")) for r in rows]
     assert sent == sorted(sent) and sent[-1] >= RATE * MINUTES * 60 * 0.9, printed
     final = rows[-1]
-    assert int(final[6].replace(",", "")) == 0, "lag 0 at the end"
-    assert int(final[8].replace(",", "")) == sent[-1], "ingest consumed every event sent"
+    assert int(final[8].replace(",", "")) == 0, "lag 0 at the end"
+    assert int(final[10].replace(",", "")) == sent[-1], "ingest consumed every event sent"
+    assert dedup == sent[-1], "every event id of the run in the dedup index"
     assert "RocksDB memory at the end" in printed and "dedup-ids" in printed, printed
     assert "sites grown most since minute" in printed
     assert re.search(r"^\s+[+-]\d+\.\d\d MiB\s+[+-][\d,]+\s+\S+:\d+$", printed, re.M), printed
