@@ -53,8 +53,8 @@ from features.windows import seconds
 from schemas.events import Event
 
 Status = Literal["applied", "late", "replayed", "duplicate", "erased", "erasure"]
-CACHE_MAX: Final = 10_000
-"""Decoded states kept (``RAPPORT_FEATURES_CACHE_CUSTOMERS``): 2-13 KB each in memory."""
+CACHE_MAX: Final = 2_000
+"""Decoded states kept (``RAPPORT_FEATURES_CACHE_CUSTOMERS``): 2-30 KB each in memory."""
 
 
 @dataclass(frozen=True, slots=True)

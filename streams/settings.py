@@ -334,11 +334,11 @@ class Settings(BaseSettings):
         description="Features: TTL of a customer's Redis hash, renewed on every write",
     )
     features_cache_customers: int = Field(
-        10_000,
+        2_000,
         ge=0,
         le=10_000_000,
-        description="Features: decoded customer states kept in memory (2-13 KB each; "
-        "the rest are read from the table, ~260 B each, when their next event comes)",
+        description="Features: decoded customer states kept in memory (2-30 KB each; "
+        "the rest are read from the table, ~240 B each, when their next event comes)",
     )
     features_dedup_span: int = Field(
         20_000,
