@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 import numpy as np
+import numpy.typing as npt
 from faust.types import TableT
 from mode import BaseSignalT
 
@@ -95,13 +96,16 @@ class Ingest:
         metrics.DUPLICATES.inc(counts["duplicates"])
         metrics.REKEYED.inc(counts["rekeyed"])
 
-    def _sealed_offsets(self, accepted: list[tuple[faust.EventT[Any], Event, int, bool]]) -> Any:
+    def _sealed_offsets(
+        self, accepted: list[tuple[faust.EventT[Any], Event, int, bool]]
+    ) -> npt.NDArray[np.int64]:
         """For each accepted record, the offset its id was first seen at in the sealed
         chunks of its partition (-1: not there), one vectorised lookup per partition."""
         out = np.full(len(accepted), -1, dtype=np.int64)
         rows: dict[int, list[int]] = {}
         for i, (event, *_rest) in enumerate(accepted):
             rows.setdefault(event.message.partition, []).append(i)
+        self._load(set(rows))
         for partition, where in rows.items():
             index = self._index(partition)
             if index.sealed:
@@ -150,17 +154,26 @@ class Ingest:
             )
 
     def _index(self, partition: int) -> PartitionIds:
-        index = self.indexes.get(partition)
-        if index is None:
-            # first event of this partition since start or assignment: rebuild from the table
-            index = PartitionIds(partition, self.dedup_limits)
-            prefix = f"{partition}:"
-            for error in index.restore(
-                [(k, v) for k, v in self.table.items() if k.startswith(prefix)]
-            ):
+        if partition not in self.indexes:
+            self._load({partition})
+        return self.indexes[partition]
+
+    def _load(self, partitions: set[int]) -> None:
+        """Rebuild the index of each partition not held yet (its first batch since start
+        or assignment) from the table's records, all of them in one pass over the table."""
+        missing = partitions - self.indexes.keys()
+        if not missing:
+            return
+        found: dict[int, list[tuple[str, bytes]]] = {p: [] for p in missing}
+        for key, value in self.table.items():
+            head = key.partition(":")[0]
+            records = found.get(int(head)) if head.isdigit() else None
+            if records is not None:
+                records.append((key, value))
+        for partition, records in found.items():
+            index = self.indexes[partition] = PartitionIds(partition, self.dedup_limits)
+            for error in index.restore(records):
                 log.error("ingest: %s", error)
-            self.indexes[partition] = index
-        return index
 
     def forget_partitions(self, partitions: set[int]) -> None:
         for partition in partitions:
