@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> Runtime:
         producer_max_request_size=MAX_RECORD_BYTES,
         consumer_max_fetch_size=MAX_RECORD_BYTES,
         consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=settings.stream_buffer_records,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         web_enabled=True,

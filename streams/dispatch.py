@@ -11,70 +11,201 @@ to. The conductor's callback then runs to its end without suspending (the event 
 is single-threaded, so nothing changes the conditions in between), and nothing else
 about the loop changes: read offsets, gaps, the commit every N acks, the yield every
 100 records.
+
+A full queue never blocks the other agents: one slow agent (drafting waits seconds on
+the LLM per record) would otherwise stop every topic the worker reads, since one loop
+dispatches them all. A record whose queue is full is **parked** instead
+(:class:`Parking`): fetching from its partition is paused and the record, with the ones
+of that partition that follow it in fetches already made, waits in order in memory (at
+most what was fetched: they were in memory anyway). Before each fetch, a partition whose
+queues are at most half full gets its parked records delivered, in order, until a queue
+is full again; once none is left, fetching from it resumes. Parked records are fetched,
+not acked: the commit rule of :mod:`streams.commit_rule` stops below them, so a crash
+reads them again. A rebalance drops them (the new assignment seeks to the committed
+offsets, and Faust resumes the partitions once their tables are recovered). Flow control
+suspended (a rebalance) or a full producer buffer still wait, as in Faust: they hold up
+every agent alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
-from faust.types import AppT, Message
+from faust.types import TP, AppT, Message
 from mode import Service, ServiceT
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
 YIELD_EVERY = 100
 """Records dispatched between two yields to the event loop (Faust's figure)."""
+PARKED_POLL_S = 0.02
+"""The longest a fetch waits for records while records are parked (see :class:`Parking`)."""
 
 SLOW_DISPATCHES = Counter(
     "rapport_dispatch_slow_total",
-    "Records handed to the agents through the interruptible path (full queue, full "
-    "producer buffer or suspended flow)",
+    "Records handed to the agents through the interruptible path (full producer buffer "
+    "or suspended flow)",
+)
+PARKS = Counter(
+    "rapport_dispatch_parks_total",
+    "Times a partition was paused because an agent's queue was full (its records parked)",
+)
+PARKED = Gauge(
+    "rapport_dispatch_parked_records", "Fetched records waiting for room in an agent's queue"
 )
 
+Deliver = Callable[[Any, Message], Awaitable[bool]]
+"""Hands a record to its agents' queues; False when a queue is full (not handed)."""
 
-def ready_for(app: AppT, consumer: Consumer) -> Callable[[Message], bool]:
-    """A test that the conductor can deliver ``message`` now without waiting."""
+
+@dataclass(slots=True)
+class Parked:
+    """A paused partition's records waiting for room, in offset order."""
+
+    generation: int
+    records: deque[Message]
+
+
+class Parking:
+    """The records parked because a queue they go to is full (see the module docstring)."""
+
+    def __init__(
+        self, app: AppT, consumer: Consumer, queues: Callable[[Any], Iterable[Any]]
+    ) -> None:
+        self.app = app
+        self.consumer = consumer
+        self.queues = queues
+        self.parked: dict[Any, Parked] = {}
+        self.pausing: set[Any] = set()
+
+    def has_room(self, tp: Any) -> bool:
+        """Every queue of ``tp`` at most half full: its parked records may go."""
+        return all(q.qsize() * 2 <= q.maxsize for q in (c.queue for c in self.queues(tp)))
+
+    def park(self, tp: Any, message: Message) -> None:
+        """The first record of ``tp`` that found a queue full: fetching from it pauses
+        after this fetch (:meth:`pause`)."""
+        PARKS.inc()
+        self.parked[tp] = Parked(self.app.consumer_generation_id, deque([message]))
+        self.pausing.add(tp)
+        PARKED.inc()
+
+    def pause(self) -> None:
+        """After a fetch's records were dispatched: pause the partitions parked meanwhile.
+        Not during the iteration: Faust's fetch iterator skips the records of a partition
+        paused under it, and those would be read by no one until a restart."""
+        pausing = {TP(tp.topic, tp.partition) for tp in self.pausing if tp in self.parked}
+        self.pausing.clear()
+        if pausing:
+            self.consumer.pause_partitions(pausing)
+
+    def add(self, tp: Any, message: Message) -> bool:
+        """Park a record behind those of its partition (a fetch made before the pause);
+        False when they belong to an older generation (dropped, see :meth:`forget`)."""
+        parked = self.parked[tp]
+        if parked.generation != self.app.consumer_generation_id:
+            self.forget(tp)
+            return False
+        parked.records.append(message)
+        PARKED.inc()
+        return True
+
+    def forget(self, tp: Any) -> None:
+        """Drop a partition's parked records without resuming it: after a rebalance the
+        new assignment seeks to the committed offsets, and Faust resumes every assigned
+        partition once its tables are recovered (resuming earlier would let records in
+        before)."""
+        parked = self.parked.pop(tp, None)
+        if parked is not None:
+            PARKED.dec(len(parked.records))
+
+    async def unpark(self, deliver: Deliver) -> None:
+        """Before each fetch: deliver the parked records of partitions with room, in
+        order, until a queue is full again; resume the partitions left with none."""
+        generation = self.app.consumer_generation_id
+        for tp, parked in list(self.parked.items()):
+            if parked.generation != generation:
+                self.forget(tp)
+                continue
+            if not self.has_room(tp):
+                continue
+            records = parked.records
+            while records and await deliver(tp, records[0]):
+                records.popleft()
+                PARKED.dec()
+            if not records and self.parked.get(tp) is parked:
+                del self.parked[tp]
+                self.consumer.resume_partitions({TP(tp.topic, tp.partition)})
+
+
+def flowing(app: AppT, consumer: Consumer) -> Callable[[], bool]:
+    """A test that nothing holds up every agent: flow active, producer buffer not full."""
     flow = app.flow_control
     buffer = app.producer.buffer
+
+    def ok() -> bool:
+        return consumer.flow_active and flow.is_active() and buffer.size <= buffer.max_messages
+
+    return ok
+
+
+def channels_of(app: AppT) -> Callable[[Any], Iterable[Any]]:
+    """The channels (agents' queues) a partition's records go to."""
     index = cast("dict[Any, Any]", app.topics._tp_index)  # type: ignore[attr-defined]
-
-    def ready(message: Message) -> bool:
-        if not (consumer.flow_active and flow.is_active()):
-            return False
-        if buffer.size > buffer.max_messages:
-            return False
-        return not any(channel.queue.full() for channel in index.get(message.tp, ()))
-
-    return ready
+    return lambda tp: index.get(tp, ())
 
 
-def fast_dispatch(app: AppT, consumer: Consumer) -> Consumer:
-    """Replace ``consumer._drain_messages`` with the loop of the module docstring."""
-    ready = ready_for(app, consumer)
+def deliverer(app: AppT, consumer: Consumer, channels: Callable[[Any], Iterable[Any]]) -> Deliver:
+    """The delivery of one fetched record (Faust's, without its tasks per record)."""
+    ok = flowing(app, consumer)
     acks_enabled_for = app.topics.acks_enabled_for
     read_offsets = consumer._read_offset
 
-    async def dispatch(tp: Any, message: Message) -> None:
+    async def deliver(tp: Any, message: Message) -> bool:
+        flowing_now = ok()
+        if flowing_now and any(channel.queue.full() for channel in channels(tp)):
+            return False
         offset = message.offset
         r_offset = read_offsets.get(tp)
-        if r_offset is not None and offset < r_offset:
-            return  # Faust's "DROPPED MESSAGE": read before
         if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
             await consumer._add_gap(tp, r_offset + 1, offset)
         commit_every = consumer._commit_every
         if commit_every is not None and consumer._n_acked >= commit_every:
             consumer._n_acked = 0
             await consumer.commit()
-        if ready(message):
+        if flowing_now:
             await consumer.callback(message)
         else:
             SLOW_DISPATCHES.inc()
             await consumer.wait_first(consumer.callback(message), consumer.suspend_flow.wait())
         read_offsets[tp] = offset
+        return True
+
+    return deliver
+
+
+def fast_dispatch(app: AppT, consumer: Consumer) -> Consumer:
+    """Replace ``consumer._drain_messages`` with the loop of the module docstring."""
+    channels = channels_of(app)
+    parking = Parking(app, consumer, channels)
+    parked = parking.parked
+    deliver = deliverer(app, consumer, channels)
+    read_offsets = consumer._read_offset
+
+    async def dispatch(tp: Any, message: Message) -> None:
+        r_offset = read_offsets.get(tp)
+        if r_offset is not None and message.offset < r_offset:
+            return  # Faust's "DROPPED MESSAGE": read before
+        if parked and tp in parked and parking.add(tp, message):
+            return  # behind the records of its partition already parked
+        if not await deliver(tp, message):
+            parking.park(tp, message)
 
     async def drain(fetcher: ServiceT) -> None:
         consumer_should_stop = cast("Service", consumer)._stopped.is_set
@@ -87,7 +218,13 @@ def fast_dispatch(app: AppT, consumer: Consumer) -> Consumer:
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 consumer.diag.set_flag(CONSUMER_FETCHING)
-                records = cast("AsyncIterator[tuple[Any, Message]]", consumer.getmany(timeout=1.0))
+                if parked:
+                    await parking.unpark(deliver)
+                # parked records go before the next fetch: poll often while there are some
+                timeout = PARKED_POLL_S if parked else 1.0
+                records = cast(
+                    "AsyncIterator[tuple[Any, Message]]", consumer.getmany(timeout=timeout)
+                )
                 await asyncio.sleep(0)
                 if consumer.should_stop:
                     continue
@@ -97,6 +234,8 @@ def fast_dispatch(app: AppT, consumer: Consumer) -> Consumer:
                         await asyncio.sleep(0)
                         since_yield = 0
                     await dispatch(tp, message)
+                if parking.pausing:
+                    parking.pause()
                 consumer.diag.unset_flag(CONSUMER_FETCHING)
         except stopped:
             if consumer.transport.app.should_stop:

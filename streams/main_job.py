@@ -175,8 +175,8 @@ def _poll(view: View, port: int, stop: threading.Event) -> None:
 
 def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     """0 when the worker's group processed everything replayed (lag 0 on every topic it
-    reads) and ingest consumed every replayed event; 1 otherwise (no answers printed when
-    the group did not drain)."""
+    reads but those drafting writes at the LLM's pace) and ingest consumed every replayed
+    event; 1 otherwise (no answers printed when the group did not drain)."""
     console = Console()
     console.print("[bold]1/3[/] local stack")
     control.up(settings)
@@ -187,8 +187,13 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
         f"[bold]2/3[/] worker on :{settings.web_port} (log {settings.data_dir / 'worker.log'})"
     )
     asyncio.run(create_topics(settings))
-    topics = [settings.topic_name(role) for role in consumed_roles(settings)]
-    base = asyncio.run(snapshot(settings, topics))  # what the group had processed before
+    roles = consumed_roles(settings)
+    # the LLM drafts a request in a second or more: the drain waits for everything else,
+    # then reports the drafting backlog (the worker drafts it whenever it runs)
+    paced = ("reply_requests", "drafted_replies")
+    topics = [settings.topic_name(role) for role in roles if role not in paced]
+    requests = [settings.topic_name("reply_requests")] if "reply_requests" in roles else []
+    base = asyncio.run(snapshot(settings, topics + requests))  # processed before
     worker = start_worker(settings)
     view, stop = View(tail=Tail(settings)), threading.Event()
     poller = threading.Thread(target=_poll, args=(view, settings.web_port, stop), daemon=True)
@@ -216,6 +221,8 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
             f"{result.last.processed_since(base):,} records on {len(topics)} topics "
             f"in {result.seconds:.1f}s after the replay"
         )
+        if requests:
+            _print_drafting(console, asyncio.run(snapshot(settings, requests)), base)
         print_answers(console, settings, drafts_wait_s=150.0)
     finally:
         stop.set()
@@ -256,6 +263,16 @@ def _print_not_drained(
     console.print(
         "[red]the analyst answers would describe part of the data, so they are not printed[/]"
         f" (see {settings.data_dir / 'worker.log'})"
+    )
+
+
+def _print_drafting(console: Console, now: Snapshot, base: Snapshot) -> None:
+    """How far drafting got: the requests drafted since the start, and those waiting."""
+    done, waiting = now.processed_since(base), now.lag
+    console.print(
+        f"drafting: {done:,} reply requests drafted during the run, {waiting:,} waiting for "
+        "the LLM (drafting runs at the LLM's pace, beside the pipeline; the worker drafts "
+        "the rest whenever it runs)"
     )
 
 

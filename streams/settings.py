@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         description="Wait this long once for more records when a batch is short (latency "
         "for fewer, larger batches); 0 takes what is queued",
     )
+    stream_buffer_records: int = Field(
+        4096,
+        ge=8,
+        le=1_000_000,
+        description="Records queued for an agent at most; a partition whose agent's queue "
+        "is full is held (fetching paused, read again later) instead of blocking the others",
+    )
     producer_linger_s: float = Field(
         0.005,
         ge=0,
