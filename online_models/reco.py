@@ -43,8 +43,20 @@ MAX_ID_CHARS: Final = 128
 
 
 def _top(counts: Counts, k: int) -> list[str]:
-    """The ``k`` keys with the largest counts (ties: smallest key first)."""
-    return [key for key, _ in heapq.nsmallest(k, counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    """The ``k`` keys with the largest counts (ties: smallest key first).
+
+    The ``k``-th largest count is found on the bare values (no key function per item),
+    then only the keys at or above it are sorted.
+
+    >>> _top({"a": 1.0, "b": 3.0, "c": 3.0, "d": 2.0}, 2)
+    ['b', 'c']
+    """
+    if len(counts) <= k:
+        return sorted(counts, key=lambda key: (-counts[key], key))
+    cut = heapq.nlargest(k, counts.values())[-1]
+    best = [key for key, count in counts.items() if count >= cut]
+    best.sort(key=lambda key: (-counts[key], key))
+    return best[:k]
 
 
 def _id(value: object) -> str | None:
@@ -83,11 +95,16 @@ class Recommender(OnlineModel):
         """The top ``k`` item ids for a customer and where they came from."""
         k = self.k if k is None else k
         seen = self.histories.get(customer_id, deque())
-        scores: Counts = defaultdict(float)
+        together = self.together
+        scores: Counts = {}
+        get = scores.get
         for age, item in enumerate(reversed(seen)):
+            row = together.get(item)
+            if not row:
+                continue
             recency = 1.0 / (1.0 + age)
-            for other, count in self.together.get(item, {}).items():
-                scores[other] += recency * count
+            for other, count in row.items():
+                scores[other] = get(other, 0.0) + recency * count
         for item in seen:
             scores.pop(item, None)
         if scores:
