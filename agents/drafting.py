@@ -38,7 +38,7 @@ from agents.llm.drafter import Mode, Outcome
 from features.store import FeatureStore, FeatureStoreError
 from schemas.published import DeadLetter, DraftedReply, ReplyRequest
 from sinks.redis_drafts import DraftStore, DraftStoreError
-from streams import metrics
+from streams.core import metrics
 from streams.runtime import Runtime
 from streams.web_drafts import register as register_view
 

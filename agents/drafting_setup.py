@@ -11,7 +11,7 @@ from agents.llm.guardrails import Guard
 from agents.llm.prompts import Policy, Turn
 from agents.llm.redact import Redactor
 from schemas.published import ReplyRequest
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 def build_drafter(s: Settings) -> Drafter:

@@ -37,10 +37,10 @@ from features.store import FeatureStore
 from features.vector import vector
 from schemas.events import Event, parse_event
 from schemas.published import DeadLetter
-from streams import metrics
 from streams.batches import batches, use
+from streams.core import metrics
+from streams.core.settings import Settings
 from streams.runtime import Runtime
-from streams.settings import Settings
 from streams.web_features import register as register_view
 from streams.web_features import tables_ready
 from streams.write_behind import WriteBehind

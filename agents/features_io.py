@@ -21,8 +21,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from features import metrics as fmetrics
 from features.engine import FeatureEngine
-from streams.kafka_client import client_options
-from streams.settings import Settings
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 
 log = logging.getLogger(__name__)
 FETCH_BYTES = 8 * 1024 * 1024

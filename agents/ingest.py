@@ -23,8 +23,8 @@ from agents.dedup import PartitionIds, hash_id
 from schemas.events import Event
 from schemas.published import DeadLetter
 from schemas.validate import Accepted, Limits, check
-from streams import metrics
 from streams.batches import batches, use
+from streams.core import metrics
 from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import faust
 import orjson
 
 from features.peer_workload import update
-from streams import metrics
 from streams.batches import batches, use
+from streams.core import metrics
 from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -42,8 +42,8 @@ from agents.reply_rule import Conversations, decide, next_state, priority
 from schemas.events import DraftFeedback, ErasureRequest, Message, parse_event
 from schemas.published import ConversationTurn, Insight, ReplyRequest
 from sinks.redis_drafts import DraftStore, DraftStoreError
-from streams import metrics
 from streams.batches import batches, use
+from streams.core import metrics
 from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)

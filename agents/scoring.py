@@ -54,10 +54,10 @@ from features.engine import Status
 from schemas.events import Event
 from schemas.published import Insight
 from sinks.redis_models import ModelStore
-from streams import metrics
 from streams.batches import use
+from streams.core import metrics
+from streams.core.settings import Settings
 from streams.runtime import Runtime
-from streams.settings import Settings
 from streams.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)

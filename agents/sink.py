@@ -32,10 +32,10 @@ from sinks import rows, rows_published
 from sinks.base import Batch, BatchPolicy, Origin, RetryPolicy
 from sinks.clickhouse import ClickHouseSink, QueryLimits
 from sinks.tables import INTERACTIONS
-from streams import metrics
 from streams.batches import batches
+from streams.core import metrics
+from streams.core.settings import Settings, TopicRole
 from streams.runtime import Runtime
-from streams.settings import Settings, TopicRole
 
 log = logging.getLogger(__name__)
 AGENT = "sink"

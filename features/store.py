@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from features.definitions import DEFAULTS, Feature, Vector
-from streams.errors import RapportError
+from streams.core.errors import RapportError
 
 META = ("_as_of", "_written_at", "_partition", "_offset")
 

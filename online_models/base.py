@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from streams.errors import RapportError
+from streams.core.errors import RapportError
 
 Features = Mapping[str, Any]
 """What a model reads: a flat dict of feature names to values (River's ``x``)."""

@@ -36,8 +36,8 @@ from itertools import groupby
 from typing import Any
 
 from sinks import metrics
-from streams.errors import RapportError
-from streams.metrics import SINK_STAGE
+from streams.core.errors import RapportError
+from streams.core.metrics import SINK_STAGE
 
 log = logging.getLogger(__name__)
 

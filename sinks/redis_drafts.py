@@ -30,7 +30,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from streams.errors import RapportError
+from streams.core.errors import RapportError
 
 log = logging.getLogger(__name__)
 ClaimState = Literal["mine", "live", "orphaned"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from streams.errors import RapportError
+from streams.core.errors import RapportError
 
 _SAVE = """
 local stored = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '0')

@@ -8,8 +8,8 @@ from typing import Any
 import faust
 
 from streams.acks import GuardedStream, RapportApp
+from streams.core.settings import Settings
 from streams.runtime import MAX_RECORD_BYTES, Runtime
-from streams.settings import Settings
 from streams.topics import topic_specs
 
 

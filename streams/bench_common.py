@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.kafka_client import client_options
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 from streams.lag import group_lag
-from streams.settings import Settings
 
 POLL_S = 0.2
 

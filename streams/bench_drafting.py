@@ -39,8 +39,8 @@ from streams.bench_common import (
     proc_stats,
     produce,
 )
+from streams.core.settings import Settings
 from streams.main_job import start_worker
-from streams.settings import Settings
 from streams.stack.procs import stop_child
 
 TARGET = 0.95

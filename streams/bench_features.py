@@ -49,10 +49,10 @@ from streams.bench_restart import (
     partitions_of,
     restart_times,
 )
-from streams.kafka_client import client_options
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 from streams.main_job import start_worker
 from streams.replay import synthetic
-from streams.settings import Settings
 from streams.stack.procs import stop_child
 
 NAME = "rapport ingest+features (2 agents)"

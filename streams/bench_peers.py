@@ -34,9 +34,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.bench_common import bare_loop_process, free_port, isolated, produce
 from streams.bench_features import feature_events
-from streams.kafka_client import client_options
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 from streams.main_job import start_worker
-from streams.settings import Settings
 from streams.stack.procs import stop_child
 
 ROOT = Path(__file__).resolve().parent.parent

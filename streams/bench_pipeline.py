@@ -28,10 +28,10 @@ from streams.bench_common import (
     proc_stats,
     produce,
 )
-from streams.kafka_client import client_options
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 from streams.main_job import start_worker
 from streams.replay import synthetic
-from streams.settings import Settings
 from streams.stack.procs import stop_child
 
 POLL_S = 0.2

@@ -36,9 +36,9 @@ from schemas.events import parse_event
 from streams.bench_common import (
     proc_stats,
 )
-from streams.kafka_client import client_options
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 from streams.replay import synthetic
-from streams.settings import Settings
 from streams.stack.procs import stop_child
 
 TEMPLATES = 300

@@ -29,8 +29,8 @@ from agents.dedup import Limits, PartitionIds, hash_id
 from features.definitions import Rules
 from features.engine import FeatureEngine
 from schemas.events import parse_event
+from streams.core.settings import Settings
 from streams.replay import synthetic
-from streams.settings import Settings
 
 TARGET_BYTES = 1024
 PARTITIONS = 4

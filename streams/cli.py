@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from streams.errors import RapportError
-from streams.settings import Settings
+from streams.core.errors import RapportError
+from streams.core.settings import Settings
 
 log = logging.getLogger("rapport")
 
@@ -51,11 +51,9 @@ def _cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path  # noqa: PLC0415
+    from streams import schema_export as export  # noqa: PLC0415
 
-    from schemas import export  # noqa: PLC0415
-
-    out = Path(export.__file__).parent
+    out = export.SCHEMAS_DIR
     if args.action == "export":
         for path in export.export_all(out):
             print(path)

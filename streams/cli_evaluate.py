@@ -12,7 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 if TYPE_CHECKING:
     from agents.llm.evaluate_drafts import DraftReport

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from features.store import FeatureStore
-from streams.errors import RapportError
-from streams.settings import Settings
+from streams.core.errors import RapportError
+from streams.core.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 

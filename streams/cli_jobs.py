@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 

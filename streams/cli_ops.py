@@ -13,8 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from streams.core.settings import Settings, TopicRole
 from streams.lag import group_lag
-from streams.settings import Settings, TopicRole
 from streams.stack import control
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -24,7 +24,7 @@ from rich.table import Table
 from sinks.base import SinkError
 from sinks.queries import EXAMPLES
 from sinks.sql import FORMATS, clickhouse_format
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 HELP = "read-only SQL on ClickHouse (through the running worker: chDB allows one process per path)"
@@ -111,7 +111,7 @@ def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 def bench_sink(args: argparse.Namespace, settings: Settings) -> int:
     """``rapport bench sink``: rows/s into chDB for 1k, 10k and 100k-row batches."""
-    from sinks import bench  # noqa: PLC0415
+    from streams import bench_sink as bench  # noqa: PLC0415
 
     print("rapport bench sink: interactions rows into chDB (a temporary path), 3 runs each")
     results, convert_rate = bench.main()

@@ -18,8 +18,8 @@ from datetime import datetime
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.kafka_client import client_options
-from streams.settings import Settings
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 
 
 @dataclass(frozen=True)

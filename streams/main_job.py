@@ -23,8 +23,9 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 
-from streams.errors import StackError
-from streams.kafka_client import client_options
+from streams.core.errors import StackError
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings, TopicRole
 from streams.main_job_answers import print_answers, print_flow
 from streams.main_job_drain import DrainProgress, DrainResult, Snapshot, drain, snapshot
 from streams.main_job_tail import Tail
@@ -32,7 +33,6 @@ from streams.replay import source_records
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
 from streams.runtime import MAX_RECORD_BYTES
-from streams.settings import Settings, TopicRole
 from streams.stack import control
 from streams.stack.procs import port_open, stop_child, wait_until
 from streams.topics import consumed_roles, topic_specs

@@ -17,7 +17,7 @@ from rich.console import Console
 from sinks.base import SinkError
 from sinks.queries import EXAMPLES
 from streams.cli_sql import ask_worker, render_table, worker_url
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 SHOWN: Final = ("volume_by_channel", "sentiment_mix", "churn_risk", "satisfaction")
 INSIGHTS: Final = (

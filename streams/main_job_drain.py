@@ -35,8 +35,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from streams.core.settings import Settings
 from streams.lag import group_lag
-from streams.settings import Settings
 
 POLL_S = 1.0
 PLAIN_EVERY_S = 5.0

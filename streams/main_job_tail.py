@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from streams.kafka_client import client_options
-from streams.settings import Settings
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 
 KEEP = 3
 

@@ -23,7 +23,7 @@ from typing import Any
 from faust.types import TP
 from mode import BaseSignalT
 
-from streams import metrics
+from streams.core import metrics
 from streams.lag import group_lag
 from streams.runtime import Runtime
 from streams.web_features import tables_ready

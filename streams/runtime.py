@@ -13,7 +13,7 @@ from typing import Any
 import faust
 
 from streams.codecs import KEY_SERIALIZER
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 # dead letters carry the original bytes (base64 grows them by a third)
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -49,7 +49,7 @@ def store_options(settings: Settings) -> dict[str, Any]:
 
     A new dict each call: Faust's RocksDB store pops keys from the one it is given.
 
-    >>> from streams.settings import Settings
+    >>> from streams.core.settings import Settings
     >>> store_options(Settings(rocksdb_block_cache_bytes=1024))["block_cache_size"]
     1024
     """

@@ -1,6 +1,6 @@
 """Every topic Rapport reads or writes: name, key, value schema, partitions, retention.
 
->>> from streams.settings import Settings
+>>> from streams.core.settings import Settings
 >>> [t.role for t in topic_specs(Settings(_env_file=None))][:3]
 ['interactions', 'events', 'dlq']
 """
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from schemas.events import Envelope
 from schemas.published import DeadLetter, DraftedReply, FeatureSnapshot, Insight, ReplyRequest
-from streams.settings import Settings, TopicRole
+from streams.core.settings import Settings, TopicRole
 
 DAY_MS = 86_400_000
 
@@ -116,7 +116,7 @@ def consumed_roles(settings: Settings) -> list[TopicRole]:
     """The topics a worker with these settings reads, in :func:`topic_specs` order: those of
     its agents (``RAPPORT_AGENTS``), the drafting agent only when drafting is enabled.
 
-    >>> from streams.settings import Settings
+    >>> from streams.core.settings import Settings
     >>> consumed_roles(Settings(_env_file=None))
     ['interactions', 'events', 'dlq', 'features', 'insights', 'reply_requests', 'drafted_replies']
     >>> consumed_roles(Settings(_env_file=None, drafting_enabled=False))

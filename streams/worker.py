@@ -28,8 +28,8 @@ import socket
 import faust
 
 from streams.app import create_app
-from streams.errors import ConfigError, StackError
-from streams.settings import Settings
+from streams.core.errors import ConfigError, StackError
+from streams.core.settings import Settings
 from streams.stack.procs import port_open
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ in order for one request.
 
 from __future__ import annotations
 
-from streams.errors import RapportError
+from streams.core.errors import RapportError
 
 
 class DraftingError(RapportError):

@@ -28,7 +28,7 @@ from random import Random
 from typing import Any, Final, Protocol
 
 from schemas.events import SCHEMA_VERSION
-from streams.errors import RapportError
+from streams.core.errors import RapportError
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 DATA_DIR: Final = REPO_ROOT / "data"

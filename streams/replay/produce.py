@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from streams.kafka_client import client_options
+from streams.core.kafka_client import client_options
+from streams.core.settings import Settings
 from streams.replay.base import ReplayRecord
-from streams.settings import Settings
 
 Progress = Callable[[int], None]
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlparse
 
-from streams.errors import ConfigError, StackError
-from streams.settings import Settings
+from streams.core.errors import ConfigError, StackError
+from streams.core.settings import Settings
 from streams.stack.kafka import KafkaNode, speaks_kafka
 from streams.stack.llm import LlmServer
 from streams.stack.procs import ManagedProcess, port_open

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from streams.errors import StackError
+from streams.core.errors import StackError
 from streams.stack.procs import ManagedProcess, port_open, wait_until
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.errors import StackError
+from streams.core.errors import StackError
 from streams.stack.procs import ManagedProcess, port_open, wait_until
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streams.errors import StackError
+from streams.core.errors import StackError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from streams.errors import StackError
+from streams.core.errors import StackError
 from streams.stack.procs import ManagedProcess, port_open, wait_until
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ import orjson
 
 from schemas.events import Envelope
 from schemas.validate import Limits
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 __all__ = ["BODIES", "DEFAULT_LIMITS", "sample_event", "type_tag", "valid_events"]
 

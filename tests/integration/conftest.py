@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 from streams.stack import control
 from tests.integration.workers import WorkerProcess, free_port
 

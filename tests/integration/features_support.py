@@ -15,10 +15,10 @@ from features.batch import recompute
 from features.definitions import Rules, Vector
 from features.store import FeatureStore
 from schemas.events import Event, parse_event
+from streams.core.settings import Settings
 from streams.replay import ReplayRecord, merge, synthetic, telco
 from streams.replay.datasets import bitext
 from streams.replay.produce import encode
-from streams.settings import Settings
 from tests.integration.conftest import Scope
 from tests.integration.kafka_io import produce
 from tests.unit.features_support import diff

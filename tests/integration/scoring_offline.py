@@ -24,7 +24,7 @@ from agents.features import rules_of
 from agents.scoring import config_of
 from schemas.events import Event, parse_event
 from schemas.published import Insight
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.unit.scoring_support import score_partitions
 
 HASH_SEED: Final = "0"

@@ -18,7 +18,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.bench_features import run_features_bench
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 EVENTS = 2_000
 CUSTOMERS = 5_000

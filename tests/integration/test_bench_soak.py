@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from streams.bench_soak import run_soak
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 RATE = 20.0
 MINUTES = 1.0

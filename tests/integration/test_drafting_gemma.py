@@ -14,8 +14,8 @@ from agents.llm.guardrails import Guard
 from agents.llm.redact import PLACEHOLDER
 from online_models.evaluate_data import locate
 from schemas.published import ReplyRequest
+from streams.core.settings import Settings
 from streams.replay.datasets import bitext
-from streams.settings import Settings
 
 pytestmark = pytest.mark.llm
 

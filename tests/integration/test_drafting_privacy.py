@@ -46,7 +46,7 @@ def leaked(sample: Sample, text: str) -> list[str]:
 
 
 def test_redactor_recall_on_the_seeded_corpus() -> None:
-    from streams.settings import Settings  # noqa: PLC0415
+    from streams.core.settings import Settings  # noqa: PLC0415
 
     redactor = Redactor(Settings(_env_file=None).drafting_redact_identifiers)
     samples = corpus(400, seed=11)

@@ -14,8 +14,8 @@ import pytest
 
 from agents.llm.evaluate_drafts import Similarity
 from streams.cli import main
+from streams.core.settings import Settings
 from streams.replay.datasets import bitext, bitext_references
-from streams.settings import Settings
 from tests.integration.conftest import Scope
 from tests.integration.features_support import WORKER_ENV
 from tests.integration.kafka_io import collect, produce

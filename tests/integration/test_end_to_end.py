@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 from streams.stack import control
 from tests.integration.conftest import Scope
 from tests.integration.events_factory import batch, ids_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from features.definitions import DEFAULTS, Vector
 from features.store import FeatureStore, Row
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.integration.conftest import Scope
 
 

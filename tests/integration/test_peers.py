@@ -16,7 +16,7 @@ import pytest
 from features.peer_workload import update
 from streams.bench_features import feature_events
 from streams.bench_peers import run_peers_bench
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.integration.conftest import Scope
 from tests.integration.kafka_io import collect, create_topic, produce
 from tests.integration.workers import WorkerProcess, free_port

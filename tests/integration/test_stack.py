@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import openai
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 from streams.stack import control
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from agents.drafting_setup import build_drafter
 from agents.llm.drafter import Drafter, Request
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.support.fault_llm import FaultLLM
 
 

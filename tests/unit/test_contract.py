@@ -12,7 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.events import EVENT_TYPES, Envelope, parse_event
-from schemas.export import (
+from schemas.published import DeadLetter
+from schemas.validate import Rejection, check
+from streams import cli
+from streams.schema_export import (
     ASYNCAPI_FILE,
     SCHEMAS_DIR,
     check_all,
@@ -20,8 +23,6 @@ from schemas.export import (
     export_all,
     render_all,
 )
-from schemas.published import DeadLetter
-from schemas.validate import Rejection, check
 from streams.topics import topic_specs
 from tests.corpus import DEFAULT_LIMITS, sample_event, type_tag
 
@@ -208,3 +209,10 @@ def _resolve(doc: dict[str, Any], ref: str) -> Any:
     for part in ref[2:].split("/"):
         node = node[part.replace("~1", "/").replace("~0", "~")]
     return node
+
+
+def test_the_schemas_check_command_reads_the_committed_files(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["schemas", "check"]) == 0, capsys.readouterr().out
+    assert "drift" not in capsys.readouterr().out

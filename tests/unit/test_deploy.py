@@ -13,12 +13,12 @@ from prometheus_client import generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic import SecretStr
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 METRIC_MODULES = (
-    "streams/metrics.py",
+    "streams/core/metrics.py",
     "features/metrics.py",
     "agents/*metrics*.py",
     "agents/llm/metrics.py",
@@ -46,7 +46,7 @@ def metric_names() -> set[str]:
 def test_metric_names_cover_every_metrics_module() -> None:
     modules = set(metric_modules())
     assert {
-        "streams.metrics",
+        "streams.core.metrics",
         "features.metrics",
         "agents.scoring_metrics",
         "agents.drafting_metrics",

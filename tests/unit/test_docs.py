@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

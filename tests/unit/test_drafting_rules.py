@@ -18,7 +18,7 @@ from agents.llm.prompts import Context, Policy, Turn, build
 from agents.llm.redact import Redactor
 from agents.llm.templates import TEMPLATES, fallback_text
 from agents.reply_rule import Conversations, decide, next_state
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 BITEXT = (
     Path(__file__).resolve().parents[2]

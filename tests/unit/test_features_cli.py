@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from streams import cli, cli_features
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 BODY = {
     "customer_id": "c1",

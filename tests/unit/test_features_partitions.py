@@ -7,7 +7,7 @@ import orjson
 from agents.features_io import Partitions, RawRecord
 from features.definitions import Rules
 from features.engine import FeatureEngine
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 class FakePartitions(Partitions):

@@ -10,7 +10,7 @@ from typing import Any, cast
 from agents.scoring import ScoringAgent
 from agents.scoring_report import MetricsReporter
 from schemas.published import Insight
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.unit.scoring_support import NOW, Pipeline, event, label, message
 
 

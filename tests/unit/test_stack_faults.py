@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from streams.errors import StackError
-from streams.settings import Settings
+from streams.core.errors import StackError
+from streams.core.settings import Settings
 from streams.stack import control, kafka, llm
 from streams.stack.kafka import KafkaNode
 from streams.stack.llm import LlmServer

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.app import create_app
-from streams.settings import Settings
+from streams.core.settings import Settings
 from streams.topics import consumed_roles
 
 

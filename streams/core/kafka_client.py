@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

@@ -23,10 +23,10 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from schemas.events import EVENT_ADAPTER, EVENT_TYPES, SCHEMA_VERSION, Envelope
-from streams.settings import Settings
+from streams.core.settings import Settings
 from streams.topics import TopicSpec, topic_specs
 
-SCHEMAS_DIR = Path(__file__).resolve().parent
+SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 JSONSCHEMA_SUBDIR = "jsonschema"
 ASYNCAPI_FILE = "asyncapi.json"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
