@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import faust
 
 from streams.acks import GuardedStream, RapportApp
+from streams.core.kafka_client import ssl_context
 from streams.core.settings import Settings
 from streams.runtime import MAX_RECORD_BYTES, Runtime
 from streams.topics import topic_specs
@@ -17,16 +17,7 @@ def _credentials(settings: Settings) -> Any:
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
         return None
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(
-                str(settings.kafka_ssl_certfile),
-                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            )
+    context = ssl_context(settings)
     if protocol == "SSL":
         return faust.SSLCredentials(context)
     password = settings.kafka_sasl_password

@@ -28,9 +28,9 @@ import socket
 import faust
 
 from streams.app import create_app
-from streams.core.errors import ConfigError, StackError
+from streams.core.errors import ConfigError
 from streams.core.settings import Settings
-from streams.stack.procs import port_open
+from streams.stack.control import require_broker
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +54,8 @@ class RapportWorker(faust.Worker):
 
 
 def preflight(settings: Settings) -> None:
-    brokers = [hp.strip() for hp in settings.kafka_bootstrap_servers.split(",")]
-    reachable = []
-    for hostport in brokers:
-        host, _, port = hostport.rpartition(":")
-        reachable.append(port_open(host, int(port), timeout=2.0))
-    if not any(reachable):
-        msg = (
-            f"no Kafka broker answers at {settings.kafka_bootstrap_servers} "
-            "(RAPPORT_KAFKA_BOOTSTRAP_SERVERS): start one with `rapport stack up`"
-        )
-        raise StackError(msg)
+    """Refuse to start, with one line naming the setting, on a taken web port (checked
+    first: local and instant) or when no Kafka broker answers."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -75,6 +66,7 @@ def preflight(settings: Settings) -> None:
                 "set RAPPORT_WEB_PORT to a free port"
             )
             raise ConfigError(msg) from exc
+    require_broker(settings)
 
 
 M_ARENA_MAX = -8  # glibc's malloc.h

@@ -8,20 +8,33 @@ from typing import Any
 from streams.core.settings import Settings
 
 
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context of ``SSL`` and ``SASL_SSL`` (CA file, client certificate), else None.
+
+    >>> ssl_context(Settings(_env_file=None)) is None
+    True
+    """
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    )
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(
+            str(settings.kafka_ssl_certfile),
+            str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+        )
+    return context
+
+
 def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of every aiokafka client (producer, consumer, admin)."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "security_protocol": settings.kafka_security_protocol,
     }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(
-                str(settings.kafka_ssl_certfile),
-                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            )
+    context = ssl_context(settings)
+    if context is not None:
         options["ssl_context"] = context
     if settings.kafka_security_protocol.startswith("SASL"):
         password = settings.kafka_sasl_password
