@@ -38,7 +38,7 @@ from agents.llm.intent import ACKNOWLEDGEMENT, OTHER, detect
 from agents.scoring_inputs import polarity, rating_label, trend
 from agents.scoring_publish import UNKNOWN, insight
 from agents.scoring_turn import Turn
-from online_models.text import normalise, tokens
+from online_models.text_features import normalise, tokens
 from schemas.events import AgentLabel, DraftFeedback, Message, Rating
 
 TEXT_MODELS: Final = ("sentiment", "intent")

@@ -2,7 +2,8 @@
 
 - :mod:`online_models.base`: ``OnlineModel`` (``predict_one`` -> ``Prediction``,
   ``learn_one``, ``to_bytes`` / ``from_bytes``, ``version``, ``forget``) and the errors;
-- one module per family: :mod:`~online_models.text_models` (sentiment, intent),
+- one module per family: :mod:`~online_models.text_models` (sentiment, intent, on the
+  message features of :mod:`~online_models.text_features`),
   :mod:`~online_models.churn` (+ :mod:`~online_models.delayed` for late labels),
   :mod:`~online_models.segments`, :mod:`~online_models.anomaly`,
   :mod:`~online_models.reco`; :mod:`~online_models.registry` lists them all;

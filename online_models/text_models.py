@@ -34,7 +34,7 @@ from river import compose
 
 from online_models.base import Features, OnlineModel, Prediction
 from online_models.softmax import Scored, SparseSoftmax
-from online_models.text import TextFeatures
+from online_models.text_features import TextFeatures
 
 SENTIMENTS: Final = ("negative", "neutral", "positive")
 MAX_LABEL_CHARS: Final = 100

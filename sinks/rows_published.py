@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from schemas.published import DeadLetter, DraftedReply, FeatureSnapshot, Insight
 from sinks.base import Origin
 from sinks.columns import TIME_RANGE_MS, epoch_ms
-from sinks.redact import redact
+from sinks.pii_mask import redact
 from sinks.rows import Converted, refused
 
 MAX_PAYLOAD_CHARS: Final = 65_536

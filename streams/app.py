@@ -100,7 +100,7 @@ def _register(runtime: Runtime) -> None:
     """Register the agents of ``RAPPORT_AGENTS`` (all by default), importing only those:
     a worker without scoring or drafting does not load their libraries (seconds)."""
     # only the chosen agents (and their libraries) are imported
-    from streams import monitor, web  # noqa: PLC0415
+    from streams import lag_monitor, web  # noqa: PLC0415
 
     chosen = runtime.settings.agent_names
     if "ingest" in chosen:
@@ -132,4 +132,4 @@ def _register(runtime: Runtime) -> None:
 
         peer_features.register(runtime)
     web.register(runtime)
-    monitor.register(runtime)
+    lag_monitor.register(runtime)

@@ -13,7 +13,7 @@ from online_models.churn import ChurnModel
 from online_models.monitor import OTHER, Monitor
 from online_models.reco import Recommender
 from online_models.softmax import SparseSoftmax
-from online_models.text import MAX_TEXT_CHARS, TextFeatures
+from online_models.text_features import MAX_TEXT_CHARS, TextFeatures
 
 
 @pytest.mark.parametrize("estimator", [SparseSoftmax(), TextFeatures()], ids=type)
