@@ -89,11 +89,11 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     if args.workload in ("all", "pipeline"):
         from streams.bench_pipeline import pipeline  # noqa: PLC0415
 
-        full = pipeline(base, n, None)
+        [full] = pipeline(base, n, None)
         results.append(full)
         ratios["pipeline"] = full.events_per_s / results[0].events_per_s
         half = max(50.0, full.events_per_s / 2)
-        results.append(pipeline(base, min(n, int(half * 20)), half))
+        results += pipeline(base, min(n, int(half * 20)), half)
     print_results(results)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,15 @@ from typing import Any
 from streams.core.settings import Settings
 
 
+def brokers(settings: Settings) -> list[str]:
+    """The ``host:port`` addresses of ``RAPPORT_KAFKA_BOOTSTRAP_SERVERS``, in order.
+
+    >>> brokers(Settings(_env_file=None, kafka_bootstrap_servers="a:9092,b:9093"))
+    ['a:9092', 'b:9093']
+    """
+    return [hp.strip() for hp in settings.kafka_bootstrap_servers.split(",")]
+
+
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     """The TLS context of ``SSL`` and ``SASL_SSL`` (CA file, client certificate), else None.
 

@@ -10,6 +10,7 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 from streams.core.errors import ConfigError, StackError
+from streams.core.kafka_client import brokers
 from streams.core.settings import Settings
 from streams.stack.kafka import KafkaNode, speaks_kafka
 from streams.stack.llm import LlmServer
@@ -51,7 +52,7 @@ def _host_port(url: str, setting: str, default_port: int) -> tuple[str, int]:
 
 def services(settings: Settings, *, with_llm: bool = True) -> dict[str, Service]:
     stack_dir = (settings.data_dir / "stack").resolve()
-    first_broker = settings.kafka_bootstrap_servers.split(",")[0]
+    first_broker = brokers(settings)[0]
     k_host, k_port = _host_port(first_broker, "RAPPORT_KAFKA_BOOTSTRAP_SERVERS", 9092)
     r_host, r_port = _host_port(settings.redis_url.get_secret_value(), "RAPPORT_REDIS_URL", 6379)
     found: dict[str, Service] = {
@@ -81,8 +82,8 @@ def require_broker(settings: Settings) -> None:
     """Raise a StackError naming the setting unless a Kafka broker answers on one address."""
     servers = settings.kafka_bootstrap_servers
     tls = settings.kafka_security_protocol in ("SSL", "SASL_SSL")
-    for hostport in servers.split(","):
-        host, port = _host_port(hostport.strip(), "RAPPORT_KAFKA_BOOTSTRAP_SERVERS", 9092)
+    for hostport in brokers(settings):
+        host, port = _host_port(hostport, "RAPPORT_KAFKA_BOOTSTRAP_SERVERS", 9092)
         if port_open(host, port, timeout=2.0) if tls else speaks_kafka(host, port):
             return
     msg = (
