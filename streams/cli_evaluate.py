@@ -22,7 +22,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from online_models.evaluate import DATASETS, as_json, evaluate  # noqa: PLC0415
-    from online_models.evaluate_report import format_table  # noqa: PLC0415
+    from online_models.evaluate.report import format_table  # noqa: PLC0415
 
     if args.drafts:
         return _evaluate_drafts(args, settings)
@@ -64,7 +64,7 @@ def _evaluate_drafts(args: argparse.Namespace, settings: Settings) -> int:
 
     from agents.drafting_setup import build_drafter  # noqa: PLC0415
     from agents.llm.evaluate_drafts import bitext_samples, evaluate_drafts  # noqa: PLC0415
-    from online_models.evaluate_data import locate  # noqa: PLC0415
+    from online_models.evaluate.data import locate  # noqa: PLC0415
 
     path = locate("bitext", args.data_dir)
     samples, sim = bitext_samples(path, args.drafts, args.seed)
@@ -87,7 +87,7 @@ def _evaluate_replayed_drafts(args: argparse.Namespace, settings: Settings) -> i
     import orjson  # noqa: PLC0415
 
     from agents.llm import evaluate_drafts as scoring  # noqa: PLC0415
-    from online_models.evaluate_data import locate  # noqa: PLC0415
+    from online_models.evaluate.data import locate  # noqa: PLC0415
     from sinks.base import SinkError  # noqa: PLC0415
     from streams.cli_sql import ask_worker, worker_url  # noqa: PLC0415
 

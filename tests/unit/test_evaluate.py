@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from online_models import evaluate_data as data
-from online_models.evaluate import DATASETS, evaluate
-from online_models.evaluate_metrics import macro_f1, roc_auc
-from online_models.evaluate_stream import STREAMED, Row
+from online_models.evaluate import DATASETS, data, evaluate
+from online_models.evaluate.metrics import macro_f1, roc_auc
+from online_models.evaluate.stream import STREAMED, Row
 from streams.cli import main
 
 SLICE = 1500

@@ -1,6 +1,6 @@
 """The evaluation table as text.
 
->>> from online_models.evaluate_stream import Row
+>>> from online_models.evaluate.stream import Row
 >>> row = Row("churn", "telco", "River one-pass", {"roc_auc": 0.84}, {"roc_auc": 0.857},
 ...           81.5, 5634, 1409)
 >>> print(format_table([row]).splitlines()[1])  # doctest: +NORMALIZE_WHITESPACE
@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from online_models.evaluate_stream import Row
+from online_models.evaluate.stream import Row
 
 SHORT: Final = {
     "accuracy": "acc",

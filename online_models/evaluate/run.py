@@ -3,10 +3,10 @@
 Each supervised model sees its training part once, in stream order, test-then-train:
 ``predict_one`` (with its explanation, as an agent calls it) then ``learn_one``. That
 gives the **prequential** figures. The model is then frozen and scored on the
-**holdout**. Batch baselines (:mod:`online_models.evaluate_batch`) are fitted on the
+**holdout**. Batch baselines (:mod:`online_models.evaluate.batch`) are fitted on the
 same training part in the same run. ``us/event`` is the median time of
 ``predict_one`` plus the median time of ``learn_one`` over the training stream (see
-:class:`~online_models.evaluate_stream.Row`); batch rows give fit + predict CPU time
+:class:`~online_models.evaluate.stream.Row`); batch rows give fit + predict CPU time
 per example.
 
 ``warm_passes > 1`` adds rows for a model that made that many passes over the training
@@ -21,12 +21,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Final
 
-from online_models import evaluate_batch as batch
-from online_models import evaluate_data as data
-from online_models import evaluate_unsupervised as unsupervised
 from online_models.churn import TELCO_NUMERIC, ChurnModel
-from online_models.evaluate_metrics import accuracy, macro_f1, roc_auc
-from online_models.evaluate_stream import STREAMED, Row, Streamed, prequential_pass
+from online_models.evaluate import batch, data, unsupervised
+from online_models.evaluate.metrics import accuracy, macro_f1, roc_auc
+from online_models.evaluate.stream import STREAMED, Row, Streamed, prequential_pass
 from online_models.monitor import Monitor, MonitorKind
 from online_models.text_models import IntentModel, SentimentModel, TextClassifierModel
 

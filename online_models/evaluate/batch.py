@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from online_models.evaluate_data import EvaluationError, TabularSplit, TextSplit
-from online_models.evaluate_metrics import accuracy, macro_f1, roc_auc
+from online_models.evaluate.data import EvaluationError, TabularSplit, TextSplit
+from online_models.evaluate.metrics import accuracy, macro_f1, roc_auc
 
 VADER_CUT = 0.05
 

@@ -22,9 +22,9 @@ from typing import Any, Final
 from online_models.anomaly import AnomalyModel
 from online_models.base import Features
 from online_models.churn import TELCO_NUMERIC
-from online_models.evaluate_data import TabularSplit
-from online_models.evaluate_metrics import roc_auc
-from online_models.evaluate_stream import STREAMED, Row, Streamed, prequential_pass
+from online_models.evaluate.data import TabularSplit
+from online_models.evaluate.metrics import roc_auc
+from online_models.evaluate.stream import STREAMED, Row, Streamed, prequential_pass
 from online_models.reco import Recommender
 from online_models.segments import SegmentModel
 

@@ -27,7 +27,7 @@ from typing import Final, Generic, TypeVar
 
 from online_models.base import ModelError
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 SEARCH_DIRS: Final = (REPO_ROOT / "data", REPO_ROOT.parent / "shared" / "data")
 FILES: Final = {
     "tweets": "Tweets.csv",
