@@ -28,10 +28,10 @@ import faust
 
 from schemas.published import DeadLetter
 from sinks import metrics as sink_metrics
-from sinks import rows, rows_published
 from sinks.base import Batch, BatchPolicy, Origin, RetryPolicy
-from sinks.clickhouse import ClickHouseSink, QueryLimits
-from sinks.tables import INTERACTIONS
+from sinks.clickhouse import rows, rows_published
+from sinks.clickhouse.sink import ClickHouseSink, QueryLimits
+from sinks.clickhouse.tables import INTERACTIONS
 from streams.batches import batches
 from streams.core import metrics
 from streams.core.settings import Settings, TopicRole

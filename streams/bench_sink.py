@@ -27,9 +27,9 @@ from typing import Any
 import orjson
 
 from sinks.base import Batch, Origin, RetryPolicy, Row
-from sinks.clickhouse import ClickHouseSink
-from sinks.rows import from_event
-from sinks.tables import INTERACTIONS
+from sinks.clickhouse.rows import from_event
+from sinks.clickhouse.sink import ClickHouseSink
+from sinks.clickhouse.tables import INTERACTIONS
 
 SIZES = (1_000, 10_000, 100_000)
 RAW_TABLE = "bench_raw"

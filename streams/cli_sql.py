@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sinks.base import SinkError
-from sinks.queries import EXAMPLES
-from sinks.sql import FORMATS, clickhouse_format
+from sinks.clickhouse.queries import EXAMPLES
+from sinks.clickhouse.sql import FORMATS, clickhouse_format
 from streams.core.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -15,7 +15,7 @@ from typing import Final, Literal
 from rich.console import Console
 
 from sinks.base import SinkError
-from sinks.queries import EXAMPLES
+from sinks.clickhouse.queries import EXAMPLES
 from streams.cli_sql import ask_worker, render_table, worker_url
 from streams.core.settings import Settings
 

@@ -17,8 +17,8 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from faust.web import Request, Response, View
 
 from sinks.base import SinkError
-from sinks.clickhouse import ClickHouseSink
-from sinks.sql import clickhouse_format
+from sinks.clickhouse.sink import ClickHouseSink
+from sinks.clickhouse.sql import clickhouse_format
 from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from sinks.queries import EXAMPLES
+from sinks.clickhouse.queries import EXAMPLES
 from streams.lag import group_lag
 from streams.main_job_answers import SHOWN
 from streams.stack.procs import port_open

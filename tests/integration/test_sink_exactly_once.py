@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sinks.columns import epoch_ms
+from sinks.clickhouse.columns import epoch_ms
 from streams.replay import source_records
 from tests.integration.conftest import Scope
 from tests.integration.kafka_io import current_ends, produce, wait_committed

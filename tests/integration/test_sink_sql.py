@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import orjson
 
-from sinks.queries import EXAMPLES
+from sinks.clickhouse.queries import EXAMPLES
 from tests.integration.conftest import Scope
 from tests.integration.test_sink import QUIET
 from tests.integration.workers import WorkerProcess, free_port

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from sinks.base import Batch, BatchingSink, Origin, Rejected, RetryPolicy, Row, token
-from sinks.sql import check_readonly
+from sinks.clickhouse.sql import check_readonly
 
 FAST = RetryPolicy(base_s=0.001, max_s=0.002, data_retries=1)
 

@@ -16,13 +16,13 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError, Opera
 
 from schemas.published import DeadLetter
 from sinks.base import Batch, Origin, RetryPolicy, SinkError
-from sinks.clickhouse import ClickHouseSink
-from sinks.erasure import customer_hash
+from sinks.clickhouse.erasure import customer_hash
+from sinks.clickhouse.migrations import migrate
+from sinks.clickhouse.rows import Converted, from_event
+from sinks.clickhouse.rows_published import from_dead_letter, from_draft, from_insight
+from sinks.clickhouse.sink import ClickHouseSink
+from sinks.clickhouse.tables import TABLES
 from sinks.metrics import RETRIES, UP
-from sinks.migrations import migrate
-from sinks.rows import Converted, from_event
-from sinks.rows_published import from_dead_letter, from_draft, from_insight
-from sinks.tables import TABLES
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

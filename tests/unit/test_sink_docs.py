@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sinks.queries import EXAMPLES
+from sinks.clickhouse.queries import EXAMPLES
 
 README = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
 

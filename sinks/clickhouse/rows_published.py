@@ -1,6 +1,6 @@
 """Rapport's own published records to rows: dead letters, feature snapshots, insights, drafts.
 
-Same contract as :mod:`sinks.rows`: a converter never raises; a record it cannot
+Same contract as :mod:`sinks.clickhouse.rows`: a converter never raises; a record it cannot
 read comes back as a rejection. A dead letter it cannot read is stored as such.
 
 >>> raw = (b'{"insight_id": "i1", "customer_id": "c1", "event_id": "e1", "model": "churn",'
@@ -21,9 +21,9 @@ from pydantic import ValidationError
 
 from schemas.published import DeadLetter, DraftedReply, FeatureSnapshot, Insight
 from sinks.base import Origin
-from sinks.columns import TIME_RANGE_MS, epoch_ms
+from sinks.clickhouse.columns import TIME_RANGE_MS, epoch_ms
+from sinks.clickhouse.rows import Converted, refused
 from sinks.pii_mask import redact
-from sinks.rows import Converted, refused
 
 MAX_PAYLOAD_CHARS: Final = 65_536
 """Dead-letter payloads longer than this are cut in ClickHouse (the DLQ topic keeps all)."""

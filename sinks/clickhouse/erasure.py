@@ -33,8 +33,8 @@ from typing import Any
 
 from sinks import metrics
 from sinks.base import Row
-from sinks.rows import Erasure
-from sinks.tables import ERASABLE, ERASURES
+from sinks.clickhouse.rows import Erasure
+from sinks.clickhouse.tables import ERASABLE, ERASURES
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sinks.base import SinkError
-from sinks.migrations import m001_tables, m002_kpis, m003_draft_fields
+from sinks.clickhouse.migrations import m001_tables, m002_kpis, m003_draft_fields
 
 log = logging.getLogger(__name__)
 

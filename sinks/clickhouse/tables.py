@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sinks.columns import DT64, Column, TableSpec
+from sinks.clickhouse.columns import DT64, Column, TableSpec
 
 
 def _spec(

@@ -2,7 +2,7 @@
 
 A converter never raises: a record it cannot read comes back as a rejection (the
 sink agent dead-letters it). Text is stored per the PII policy of
-:mod:`sinks.pii_mask`; timestamps are epoch milliseconds (see :mod:`sinks.columns`).
+:mod:`sinks.pii_mask`; timestamps are epoch milliseconds (see :mod:`sinks.clickhouse.columns`).
 
 >>> raw = (b'{"type": "rating", "event_id": "e1", "customer_id": "c1", "source": "web",'
 ...        b' "occurred_at": "2026-01-02T03:04:05Z", "score": 4, "comment": "mail a@b.io"}')
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from schemas.events import DraftFeedback, ErasureRequest, Order, Rating, parse_event
 from sinks.base import Origin, Row
-from sinks.columns import epoch_ms
+from sinks.clickhouse.columns import epoch_ms
 from sinks.pii_mask import redact
 
 _COLUMNS: Final = frozenset(

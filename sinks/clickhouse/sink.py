@@ -5,7 +5,7 @@
   its rows' Kafka positions, so the same batch inserted twice is stored once.
 - Blocking calls run on one writer thread (inserts and erasures in order) and one
   reader thread (``rapport sql``), never on the event loop.
-- Erasure (:mod:`sinks.erasure`): runs on the writer thread too, so no insert slips
+- Erasure (:mod:`sinks.clickhouse.erasure`): runs on the writer thread too, so no insert slips
   between updating the erased set and deleting; inserts drop rows it refuses.
 - chDB allows one process per path: the worker that owns the path serves read-only
   queries for ``rapport sql`` through :meth:`ClickHouseSink.query`.
@@ -27,12 +27,12 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
 from sinks import metrics
 from sinks.base import BatchingSink, Origin, Rejected, RetryPolicy, Row, SinkError, token
-from sinks.columns import TableSpec, misfits
-from sinks.erasure import ErasedSet, erase, known_events
-from sinks.migrations import migrate
-from sinks.rows import Erasure
-from sinks.sql import check_readonly
-from sinks.tables import TABLES
+from sinks.clickhouse.columns import TableSpec, misfits
+from sinks.clickhouse.erasure import ErasedSet, erase, known_events
+from sinks.clickhouse.migrations import migrate
+from sinks.clickhouse.rows import Erasure
+from sinks.clickhouse.sql import check_readonly
+from sinks.clickhouse.tables import TABLES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
