@@ -59,17 +59,17 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 BENCHES = {
     "sink": ("streams.cli_sql", "bench_sink"),
-    "state": ("streams.bench_state", "run_state_bench"),
-    "features": ("streams.bench_features", "run_features_bench"),
-    "soak": ("streams.bench_soak", "run_soak"),
-    "peers": ("streams.bench_peers", "run_peers_bench"),
-    "drafting": ("streams.bench_drafting", "run_drafting_bench"),
+    "state": ("streams.bench.state", "run_state_bench"),
+    "features": ("streams.bench.features", "run_features_bench"),
+    "soak": ("streams.bench.soak", "run_soak"),
+    "peers": ("streams.bench.peers", "run_peers_bench"),
+    "drafting": ("streams.bench.drafting", "run_drafting_bench"),
 }
 """Each bench's module and entry point, imported only when that bench runs."""
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    module, name = BENCHES.get(args.workload, ("streams.bench", "run_bench"))
+    module, name = BENCHES.get(args.workload, ("streams.bench.run", "run_bench"))
     entry = getattr(importlib.import_module(module), name)
     if args.workload == "sink":
         return int(entry(args, settings))

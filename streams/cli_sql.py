@@ -111,7 +111,7 @@ def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
 
 def bench_sink(args: argparse.Namespace, settings: Settings) -> int:
     """``rapport bench sink``: rows/s into chDB for 1k, 10k and 100k-row batches."""
-    from streams import bench_sink as bench  # noqa: PLC0415
+    from streams.bench import sink as bench  # noqa: PLC0415
 
     print("rapport bench sink: interactions rows into chDB (a temporary path), 3 runs each")
     results, convert_rate = bench.main()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.bench_features import run_features_bench
+from streams.bench.features import run_features_bench
 from streams.core.settings import Settings
 
 EVENTS = 2_000

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.bench_soak import run_soak
+from streams.bench.soak import run_soak
 from streams.core.settings import Settings
 
 RATE = 20.0

@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from features.peer_workload import update
-from streams.bench_features import feature_events
-from streams.bench_peers import run_peers_bench
+from streams.bench.features import feature_events
+from streams.bench.peers import run_peers_bench
 from streams.core.settings import Settings
 from tests.integration.conftest import Scope
 from tests.integration.kafka_io import collect, create_topic, produce

@@ -29,7 +29,7 @@ from collections.abc import Callable
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from streams.bench_pipeline import mixed_events
+from streams.bench.pipeline import mixed_events
 from streams.main_job import create_topics
 from streams.main_job_drain import drain
 from streams.topics import consumed_roles

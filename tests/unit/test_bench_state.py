@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from streams.bench_state import run_state_bench
+from streams.bench.state import run_state_bench
 
 N = 4_000
 

@@ -10,7 +10,7 @@ One run measures, on the same broker:
    interval), as in the pipeline bench;
 2. the feature state bytes per customer of that run, read back from the ``features``
    table's changelog (the latest value of each key: what compaction keeps);
-3. start-to-ready time with C customers of state (:mod:`streams.bench_restart`).
+3. start-to-ready time with C customers of state (:mod:`streams.bench.restart`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.bench_common import (
+from streams.bench.harness import (
     Result,
     bare_loop,
     drained,
@@ -42,7 +42,7 @@ from streams.bench_common import (
     proc_stats,
     produce,
 )
-from streams.bench_restart import (
+from streams.bench.restart import (
     Restart,
     changelog_topic,
     latest_sizes,

@@ -2,7 +2,7 @@
 ``apply`` (run in ``.venv-peers``, which has Quix Streams and none of Rapport's
 dependencies; ``make bench-peers`` builds it).
 
-Usage: ``python -m streams.bench_peers_quix BOOTSTRAP SOURCE SINK COUNT STATE_DIR GROUP``
+Usage: ``python -m streams.bench.peers_quix BOOTSTRAP SOURCE SINK COUNT STATE_DIR GROUP``
 
 Reads SOURCE from the earliest offset, applies :func:`features.peer_workload.update` to
 each record with the customer's state in Quix's RocksDB state store (changelogged), and

@@ -160,12 +160,12 @@ def isolated(settings: Settings, name: str, **extra: Any) -> Settings:
 def bare_loop_process(
     settings: Settings, source: str, sink: str, n: int
 ) -> subprocess.Popen[bytes]:
-    """The bare aiokafka loop (:mod:`streams.bench_baseline`), started over ``n`` records."""
+    """The bare aiokafka loop (:mod:`streams.bench.baseline`), started over ``n`` records."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "streams.bench_baseline",
+            "streams.bench.baseline",
             settings.kafka_bootstrap_servers,
             source,
             sink,

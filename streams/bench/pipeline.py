@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.bench_common import (
+from streams.bench.harness import (
     Result,
     drained,
     first_timestamp,

@@ -1,6 +1,6 @@
 """The baseline of ``rapport bench``: a bare aiokafka consume -> orjson -> produce loop.
 
-Usage: ``python -m streams.bench_baseline BOOTSTRAP SOURCE SINK COUNT``
+Usage: ``python -m streams.bench.baseline BOOTSTRAP SOURCE SINK COUNT``
 """
 
 from __future__ import annotations

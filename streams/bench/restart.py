@@ -33,7 +33,7 @@ from features.definitions import Rules
 from features.engine import FeatureEngine
 from features.state import CustomerState
 from schemas.events import parse_event
-from streams.bench_common import (
+from streams.bench.harness import (
     proc_stats,
 )
 from streams.core.kafka_client import client_options

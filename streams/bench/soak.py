@@ -37,7 +37,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.bench_common import isolated
+from streams.bench.harness import isolated
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings
 from streams.lag import group_lag

@@ -32,14 +32,14 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.bench_common import bare_loop_process, free_port, isolated, produce
-from streams.bench_features import feature_events
+from streams.bench.features import feature_events
+from streams.bench.harness import bare_loop_process, free_port, isolated, produce
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings
 from streams.main_job import start_worker
 from streams.stack.procs import stop_child
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 TARGET_RATIO = 2.0
 
@@ -145,7 +145,7 @@ def quix(settings: Settings, source: str, sink: str, n: int) -> tuple[Run, dict[
         [
             str(PEERS_PYTHON),
             "-m",
-            "streams.bench_peers_quix",
+            "streams.bench.peers_quix",
             settings.kafka_bootstrap_servers,
             source,
             sink,

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streams.bench_common import (
+from streams.bench.harness import (
     Result,
     bare_loop,
     bench_events,
@@ -87,7 +87,7 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         half = max(100.0, throughput.events_per_s / 2)
         results.append(_rapport_ingest(lat_settings, min(n, int(half * 20)), half))
     if args.workload in ("all", "pipeline"):
-        from streams.bench_pipeline import pipeline  # noqa: PLC0415
+        from streams.bench.pipeline import pipeline  # noqa: PLC0415
 
         [full] = pipeline(base, n, None)
         results.append(full)

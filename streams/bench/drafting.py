@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from streams.bench_common import (
+from streams.bench.harness import (
     Result,
     bench_events,
     drained,
