@@ -40,7 +40,7 @@ from schemas.published import DeadLetter, DraftedReply, ReplyRequest
 from sinks.redis_drafts import DraftStore, DraftStoreError
 from streams.core import metrics
 from streams.runtime import Runtime
-from streams.web_drafts import register as register_view
+from streams.web.drafts import register as register_view
 
 log = logging.getLogger(__name__)
 AGENT = "drafting"

@@ -41,8 +41,8 @@ from streams.batches import batches, use
 from streams.core import metrics
 from streams.core.settings import Settings
 from streams.runtime import Runtime
-from streams.web_features import register as register_view
-from streams.web_features import tables_ready
+from streams.web.features import register as register_view
+from streams.web.features import tables_ready
 from streams.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)

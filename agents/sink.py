@@ -167,7 +167,7 @@ class SinkAgent:
 
 def register(runtime: Runtime) -> SinkAgent:
     """One agent per route, all writing through one sink; the ``/sql`` view on top."""
-    from streams import web_sql  # noqa: PLC0415 - streams' web views depend on agents here
+    from streams.web import sql as web_sql  # noqa: PLC0415 - streams' web views depend on agents here
 
     settings = runtime.settings
     sink = build_sink(settings)

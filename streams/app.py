@@ -100,7 +100,8 @@ def _register(runtime: Runtime) -> None:
     """Register the agents of ``RAPPORT_AGENTS`` (all by default), importing only those:
     a worker without scoring or drafting does not load their libraries (seconds)."""
     # only the chosen agents (and their libraries) are imported
-    from streams import lag_monitor, web  # noqa: PLC0415
+    from streams import lag_monitor  # noqa: PLC0415
+    from streams.web import views  # noqa: PLC0415
 
     chosen = runtime.settings.agent_names
     if "ingest" in chosen:
@@ -131,5 +132,5 @@ def _register(runtime: Runtime) -> None:
         from agents import peer_features  # noqa: PLC0415
 
         peer_features.register(runtime)
-    web.register(runtime)
+    views.register(runtime)
     lag_monitor.register(runtime)

@@ -26,7 +26,7 @@ from mode import BaseSignalT
 from streams.core import metrics
 from streams.lag import group_lag
 from streams.runtime import Runtime
-from streams.web_features import tables_ready
+from streams.web.features import tables_ready
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL_S = 5.0

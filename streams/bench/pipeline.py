@@ -28,9 +28,9 @@ from streams.bench.harness import (
     proc_stats,
     produce,
 )
+from streams.cli.main_job import start_worker
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings
-from streams.main_job import start_worker
 from streams.replay import synthetic
 from streams.stack.procs import stop_child
 

@@ -28,8 +28,8 @@ from streams.bench.harness import (
     proc_stats,
     produce,
 )
+from streams.cli.main_job import start_worker
 from streams.core.settings import Settings
-from streams.main_job import start_worker
 from streams.stack.procs import stop_child
 
 

@@ -32,8 +32,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams.main_job import create_topics
-from streams.main_job_drain import drain
+from streams.cli.main_job import create_topics
+from streams.cli.main_job_drain import drain
 from streams.runtime import MAX_RECORD_BYTES
 from streams.topics import consumed_roles
 from tests.integration.conftest import Scope

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from streams.main_job import create_topics
+from streams.cli.main_job import create_topics
 from tests.integration.conftest import Scope
 from tests.integration.events_factory import batch, ids_of
 from tests.integration.kafka_io import collect, produce

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from sinks.clickhouse.queries import EXAMPLES
+from streams.cli.main_job_answers import SHOWN
 from streams.lag import group_lag
-from streams.main_job_answers import SHOWN
 from streams.stack.procs import port_open
 from streams.topics import consumed_roles
 from tests.integration.conftest import Scope

@@ -30,8 +30,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from streams.bench.pipeline import mixed_events
-from streams.main_job import create_topics
-from streams.main_job_drain import drain
+from streams.cli.main_job import create_topics
+from streams.cli.main_job_drain import drain
 from streams.topics import consumed_roles
 from tests.integration.conftest import Scope
 from tests.integration.features_support import WORKER_ENV, processed, wait_processed

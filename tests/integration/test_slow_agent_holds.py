@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas.published import ReplyRequest
+from streams.cli.main_job import create_topics
 from streams.lag import group_lag
-from streams.main_job import create_topics
 from streams.topics import consumed_roles
 from tests.integration.conftest import Scope
 from tests.integration.kafka_io import collect, produce

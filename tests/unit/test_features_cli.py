@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from streams import cli, cli_features
+from streams import cli
+from streams.cli import features as cli_features
 from streams.core.settings import Settings
 
 BODY = {

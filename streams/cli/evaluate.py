@@ -89,7 +89,7 @@ def _evaluate_replayed_drafts(args: argparse.Namespace, settings: Settings) -> i
     from agents.llm import evaluate_drafts as scoring  # noqa: PLC0415
     from online_models.evaluate.data import locate  # noqa: PLC0415
     from sinks.base import SinkError  # noqa: PLC0415
-    from streams.cli_sql import ask_worker, worker_url  # noqa: PLC0415
+    from streams.cli.sql import ask_worker, worker_url  # noqa: PLC0415
 
     url = args.url or worker_url(settings)
     try:

@@ -52,13 +52,13 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.main_job import run_main_job  # noqa: PLC0415
+    from streams.cli.main_job import run_main_job  # noqa: PLC0415
 
     return run_main_job(settings, args)
 
 
 BENCHES = {
-    "sink": ("streams.cli_sql", "bench_sink"),
+    "sink": ("streams.cli.sql", "bench_sink"),
     "state": ("streams.bench.state", "run_state_bench"),
     "features": ("streams.bench.features", "run_features_bench"),
     "soak": ("streams.bench.soak", "run_soak"),

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from sinks.base import SinkError
 from sinks.clickhouse.queries import EXAMPLES
-from streams.cli_sql import ask_worker, render_table, worker_url
+from streams.cli.sql import ask_worker, render_table, worker_url
 from streams.core.settings import Settings
 
 SHOWN: Final = ("volume_by_channel", "sentiment_mix", "churn_risk", "satisfaction")

@@ -23,12 +23,12 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 
+from streams.cli.main_job_answers import print_answers, print_flow
+from streams.cli.main_job_drain import DrainProgress, DrainResult, Snapshot, drain, snapshot
+from streams.cli.main_job_tail import Tail
 from streams.core.errors import StackError
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings, TopicRole
-from streams.main_job_answers import print_answers, print_flow
-from streams.main_job_drain import DrainProgress, DrainResult, Snapshot, drain, snapshot
-from streams.main_job_tail import Tail
 from streams.replay import source_records
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
@@ -299,7 +299,7 @@ def _replay(
     watch: _Drain,
 ) -> tuple[int, float, DrainResult]:
     """Replay the sources, then wait (up to ``--drain-timeout``) until the worker's group
-    has processed everything (:mod:`streams.main_job_drain`), with a progress bar."""
+    has processed everything (:mod:`streams.cli.main_job_drain`), with a progress bar."""
     start = datetime.now(UTC).replace(microsecond=0) if args.now else None
     records = source_records(
         _available(console, args.source.split(","), args.tweets),

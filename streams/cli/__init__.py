@@ -1,4 +1,11 @@
-"""The ``rapport`` command: worker, local stack, replay, schemas, bench, the main job."""
+"""The ``rapport`` command: worker, local stack, replay, schemas, bench, the main job.
+
+The parser and ``main`` are here; each group of commands is a module, imported only when
+its command runs: :mod:`~streams.cli.jobs` (replay, bench, run), :mod:`~streams.cli.ops`
+(stack, lag), :mod:`~streams.cli.sql`, :mod:`~streams.cli.features`,
+:mod:`~streams.cli.evaluate`, and the main job (:mod:`~streams.cli.main_job`, with its
+drain, tail and answers).
+"""
 
 from __future__ import annotations
 
@@ -84,7 +91,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     schemas.add_argument("action", choices=["export", "check"])
     handlers["schemas"] = _cmd_schemas
 
-    from streams import cli_evaluate, cli_features, cli_jobs, cli_ops, cli_sql  # noqa: PLC0415
+    from streams.cli import evaluate as cli_evaluate  # noqa: PLC0415
+    from streams.cli import features as cli_features  # noqa: PLC0415
+    from streams.cli import jobs as cli_jobs  # noqa: PLC0415
+    from streams.cli import ops as cli_ops  # noqa: PLC0415
+    from streams.cli import sql as cli_sql  # noqa: PLC0415
 
     cli_jobs.add_commands(sub, handlers)
     cli_evaluate.add_commands(sub, handlers)
@@ -120,7 +131,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
