@@ -39,8 +39,7 @@ from features.store import FeatureStore, FeatureStoreError
 from schemas.published import DeadLetter, DraftedReply, ReplyRequest
 from sinks.redis_drafts import DraftStore, DraftStoreError
 from streams.core import metrics
-from streams.runtime import Runtime
-from streams.web.drafts import register as register_view
+from streams.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 AGENT = "drafting"
@@ -243,7 +242,6 @@ def draft_of(req: ReplyRequest, outcome: Outcome) -> DraftedReply:
 
 
 def register(runtime: Runtime) -> Drafting | None:
-    register_view(runtime)
     if not runtime.settings.drafting_enabled:
         return None
     drafting = Drafting(runtime)

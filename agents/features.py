@@ -37,13 +37,11 @@ from features.store import FeatureStore
 from features.vector import vector
 from schemas.events import Event, parse_event
 from schemas.published import DeadLetter
-from streams.batches import batches, use
 from streams.core import metrics
+from streams.core.batches import batches, use
+from streams.core.runtime import Runtime, tables_ready
 from streams.core.settings import Settings
-from streams.runtime import Runtime
-from streams.web.features import register as register_view
-from streams.web.features import tables_ready
-from streams.write_behind import WriteBehind
+from streams.core.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 AGENT = "features"
@@ -282,5 +280,4 @@ def register(runtime: Runtime) -> FeatureAgent:
 
     app.agent(runtime.topics["events"], name=AGENT)(features_agent)
     app.timer(settings.features_flush_interval_s, name="features-flush")(features_flush)
-    register_view(runtime, agent)
     return agent

@@ -23,9 +23,9 @@ from agents.dedup import PartitionIds, hash_id
 from schemas.events import Event
 from schemas.published import DeadLetter
 from schemas.validate import Accepted, Limits, check
-from streams.batches import batches, use
 from streams.core import metrics
-from streams.runtime import Runtime
+from streams.core.batches import batches, use
+from streams.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 AGENT = "ingest"

@@ -1,7 +1,7 @@
 """The ``peers`` agent (benchmarks only): ``rapport bench peers``' feature workload on
 Rapport's hot path, to compare the engine with Quix Streams on identical work.
 
-Records of ``interactions`` are taken in batches (:mod:`streams.batches`, dispatched
+Records of ``interactions`` are taken in batches (:mod:`streams.core.batches`, dispatched
 without per-record tasks), each applied by :func:`features.peer_workload.update` to its
 customer's state and answered with one record on ``peer-features``; each customer's state
 is read from the table once per batch and written back once, under its last event (its
@@ -18,9 +18,9 @@ import faust
 import orjson
 
 from features.peer_workload import update
-from streams.batches import batches, use
 from streams.core import metrics
-from streams.runtime import Runtime
+from streams.core.batches import batches, use
+from streams.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 AGENT = "peers"

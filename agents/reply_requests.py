@@ -42,9 +42,9 @@ from agents.reply_rule import Conversations, decide, next_state, priority
 from schemas.events import DraftFeedback, ErasureRequest, Message, parse_event
 from schemas.published import ConversationTurn, Insight, ReplyRequest
 from sinks.redis_drafts import DraftStore, DraftStoreError
-from streams.batches import batches, use
 from streams.core import metrics
-from streams.runtime import Runtime
+from streams.core.batches import batches, use
+from streams.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 TOPIC_METADATA_WAIT_S: Final = 10.0

@@ -54,11 +54,11 @@ from features.engine import Status
 from schemas.events import Event
 from schemas.published import Insight
 from sinks.redis_models import ModelStore
-from streams.batches import use
 from streams.core import metrics
+from streams.core.batches import use
+from streams.core.runtime import Runtime
 from streams.core.settings import Settings
-from streams.runtime import Runtime
-from streams.write_behind import WriteBehind
+from streams.core.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 AGENT: Final = "scoring"

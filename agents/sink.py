@@ -32,10 +32,10 @@ from sinks.base import Batch, BatchPolicy, Origin, RetryPolicy
 from sinks.clickhouse import rows, rows_published
 from sinks.clickhouse.sink import ClickHouseSink, QueryLimits
 from sinks.clickhouse.tables import INTERACTIONS
-from streams.batches import batches
 from streams.core import metrics
+from streams.core.batches import batches
+from streams.core.runtime import Runtime
 from streams.core.settings import Settings, TopicRole
-from streams.runtime import Runtime
 
 log = logging.getLogger(__name__)
 AGENT = "sink"
@@ -166,9 +166,7 @@ class SinkAgent:
 
 
 def register(runtime: Runtime) -> SinkAgent:
-    """One agent per route, all writing through one sink; the ``/sql`` view on top."""
-    from streams.web import sql as web_sql  # noqa: PLC0415 - streams' web views depend on agents here
-
+    """One agent per route, all writing through one sink (``agent.sink``)."""
     settings = runtime.settings
     sink = build_sink(settings)
     sink.time_columns["interactions"] = INTERACTIONS.names.index("occurred_at")
@@ -176,7 +174,6 @@ def register(runtime: Runtime) -> SinkAgent:
     policy = BatchPolicy(settings.clickhouse_batch_size, settings.clickhouse_flush_interval_s)
     for role in ROUTES:
         _add_agent(runtime, agent, role, policy)
-    web_sql.register(runtime, sink)
     return agent
 
 

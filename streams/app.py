@@ -8,8 +8,8 @@ import faust
 
 from streams.acks import GuardedStream, RapportApp
 from streams.core.kafka_client import ssl_context
+from streams.core.runtime import MAX_RECORD_BYTES, Runtime
 from streams.core.settings import Settings
-from streams.runtime import MAX_RECORD_BYTES, Runtime
 from streams.topics import topic_specs
 
 
@@ -101,6 +101,9 @@ def _register(runtime: Runtime) -> None:
     a worker without scoring or drafting does not load their libraries (seconds)."""
     # only the chosen agents (and their libraries) are imported
     from streams import lag_monitor  # noqa: PLC0415
+    from streams.web import drafts as web_drafts  # noqa: PLC0415
+    from streams.web import features as web_features  # noqa: PLC0415
+    from streams.web import sql as web_sql  # noqa: PLC0415
     from streams.web import views  # noqa: PLC0415
 
     chosen = runtime.settings.agent_names
@@ -111,11 +114,13 @@ def _register(runtime: Runtime) -> None:
     if "sink" in chosen:
         from agents import sink  # noqa: PLC0415
 
-        sink.register(runtime)
+        sink_agent = sink.register(runtime)
+        web_sql.register(runtime, sink_agent.sink)
     if "features" in chosen:
         from agents import features  # noqa: PLC0415
 
         feature_agent = features.register(runtime)
+        web_features.register(runtime, feature_agent)
         if "scoring" in chosen:  # the settings refuse scoring without features
             from agents import scoring  # noqa: PLC0415
 
@@ -128,6 +133,7 @@ def _register(runtime: Runtime) -> None:
         from agents import drafting  # noqa: PLC0415
 
         drafting.register(runtime)
+        web_drafts.register(runtime)  # with drafting off too: stored drafts stay readable
     if "peers" in chosen:
         from agents import peer_features  # noqa: PLC0415
 

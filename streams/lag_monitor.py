@@ -24,9 +24,8 @@ from faust.types import TP
 from mode import BaseSignalT
 
 from streams.core import metrics
+from streams.core.runtime import Runtime, tables_ready
 from streams.lag import group_lag
-from streams.runtime import Runtime
-from streams.web.features import tables_ready
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL_S = 5.0

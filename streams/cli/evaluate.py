@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from streams.core.settings import Settings
 
 if TYPE_CHECKING:
-    from agents.llm.evaluate_drafts import DraftReport
+    from streams.cli.evaluate_drafts import DraftReport
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -63,8 +63,8 @@ def _evaluate_drafts(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio  # noqa: PLC0415
 
     from agents.drafting_setup import build_drafter  # noqa: PLC0415
-    from agents.llm.evaluate_drafts import bitext_samples, evaluate_drafts  # noqa: PLC0415
     from online_models.evaluate.data import locate  # noqa: PLC0415
+    from streams.cli.evaluate_drafts import bitext_samples, evaluate_drafts  # noqa: PLC0415
 
     path = locate("bitext", args.data_dir)
     samples, sim = bitext_samples(path, args.drafts, args.seed)
@@ -86,9 +86,9 @@ def _evaluate_replayed_drafts(args: argparse.Namespace, settings: Settings) -> i
     """Score the drafts the engine stored for replayed Bitext messages (``drafts`` table)."""
     import orjson  # noqa: PLC0415
 
-    from agents.llm import evaluate_drafts as scoring  # noqa: PLC0415
     from online_models.evaluate.data import locate  # noqa: PLC0415
     from sinks.base import SinkError  # noqa: PLC0415
+    from streams.cli import evaluate_drafts as scoring  # noqa: PLC0415
     from streams.cli.sql import ask_worker, worker_url  # noqa: PLC0415
 
     url = args.url or worker_url(settings)

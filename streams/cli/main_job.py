@@ -28,11 +28,11 @@ from streams.cli.main_job_drain import DrainProgress, DrainResult, Snapshot, dra
 from streams.cli.main_job_tail import Tail
 from streams.core.errors import StackError
 from streams.core.kafka_client import client_options
+from streams.core.runtime import MAX_RECORD_BYTES
 from streams.core.settings import Settings, TopicRole
 from streams.replay import source_records
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
-from streams.runtime import MAX_RECORD_BYTES
 from streams.stack import control
 from streams.stack.procs import port_open, stop_child, wait_until
 from streams.topics import consumed_roles, topic_specs

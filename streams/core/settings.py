@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         "ingest, features, scoring, sink, reply_requests, drafting (scoring needs features)",
     )
 
-    # --- the hot path's batches (streams.batches)
+    # --- the hot path's batches (streams.core.batches)
     batch_max_events: int = Field(
         500, ge=1, le=100_000, description="Most records an agent takes in one batch"
     )

@@ -17,7 +17,7 @@ import orjson
 from faust.web import Request, Response, View
 
 from sinks.redis_drafts import DraftStore, DraftStoreError
-from streams.runtime import Runtime
+from streams.core.runtime import Runtime
 
 PATH = "/conversations/{conversation_id}/drafts"
 ID = re.compile(r"^[A-Za-z0-9._:@\-/+=]{1,128}$")

@@ -27,7 +27,7 @@ from yarl import URL
 from features.definitions import Vector
 from features.state import CustomerState
 from features.store import FeatureStore, FeatureStoreError
-from streams.runtime import Runtime
+from streams.core.runtime import Runtime, tables_ready
 
 log = logging.getLogger(__name__)
 PATH = "/customers/{customer_id}/features"
@@ -49,11 +49,6 @@ class FeatureSource(Protocol):
     def owner(self, customer_id: str) -> str | None: ...
 
     def local_features(self, customer_id: str) -> tuple[Vector, CustomerState] | None: ...
-
-
-def tables_ready(app: Any) -> bool:
-    """Recovery completed and no rebalance running: the tables can be read."""
-    return bool(app.tables.recovery.completed.is_set() and not app.rebalancing)
 
 
 def not_found(customer_id: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from faust.web import Request, Response, View
 from sinks.base import SinkError
 from sinks.clickhouse.sink import ClickHouseSink
 from sinks.clickhouse.sql import clickhouse_format
-from streams.runtime import Runtime
+from streams.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 CONTENT_TYPES = {

@@ -9,8 +9,8 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from streams.core.runtime import Runtime
 from streams.heap import HeapTracer, rocksdb_bytes
-from streams.runtime import Runtime
 
 
 def readiness(app: faust.App) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.cli.main_job import create_topics
 from streams.cli.main_job_drain import drain
-from streams.runtime import MAX_RECORD_BYTES
+from streams.core.runtime import MAX_RECORD_BYTES
 from streams.topics import consumed_roles
 from tests.integration.conftest import Scope
 from tests.integration.events_factory import ids_of

@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agents.llm.evaluate_drafts import Similarity
 from streams.cli import main
+from streams.cli.evaluate_drafts import Similarity
 from streams.core.settings import Settings
 from streams.replay.datasets import bitext, bitext_references
 from tests.integration.conftest import Scope

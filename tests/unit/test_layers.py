@@ -1,8 +1,9 @@
 """The import graph keeps the layers: lower folders never import upwards, no cycles.
 
-From the bottom: ``streams.core`` (settings, errors, metrics, Kafka client options),
-``schemas``, ``features`` and ``online_models``, ``sinks``, ``agents``, and the rest of
-``streams`` (app, CLI, benches, web views, replay) on top. Every import counts, those
+From the bottom: ``streams.core`` (settings, errors, metrics, Kafka client options, the
+runtime agents get and the batch plumbing), ``schemas``, ``features`` and
+``online_models``, ``sinks``, ``agents``, and the rest of ``streams`` (the app that wires
+agents and their web views, CLI, benches, replay) on top. Every import counts, those
 inside functions too.
 """
 
@@ -21,6 +22,7 @@ BELOW: dict[str, tuple[str, ...]] = {
     "features": ("streams.core", "schemas", "features", "online_models"),
     "online_models": ("streams.core", "schemas", "online_models"),
     "sinks": ("streams.core", "schemas", "features", "online_models", "sinks"),
+    "agents": ("streams.core", "schemas", "features", "online_models", "sinks", "agents"),
 }
 """What each lower layer may import from the project (itself included)."""
 

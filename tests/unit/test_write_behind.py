@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from streams.write_behind import WriteBehind
+from streams.core.write_behind import WriteBehind
 
 
 class Recorded(MutableMapping[str, bytes]):

@@ -12,7 +12,7 @@ from typing import Any
 
 import faust
 
-from streams.codecs import KEY_SERIALIZER
+from streams.core.codecs import KEY_SERIALIZER
 from streams.core.settings import Settings
 
 # dead letters carry the original bytes (base64 grows them by a third)
@@ -28,7 +28,7 @@ class Runtime:
     topics: dict[str, faust.TopicT]
 
     def table(self, name: str, value_type: type[Any] = bytes) -> Any:
-        """A changelogged table of string keys (JSON, encoded compactly: streams.codecs),
+        """A changelogged table of string keys (JSON, encoded compactly: streams.core.codecs),
         its RocksDB memory bounded by settings."""
         table: Any = self.app.Table(
             name,
@@ -61,3 +61,8 @@ def store_options(settings: Settings) -> dict[str, Any]:
         "block_cache_size": settings.rocksdb_block_cache_bytes,
         "block_cache_compressed_size": settings.rocksdb_block_cache_bytes,
     }
+
+
+def tables_ready(app: Any) -> bool:
+    """Recovery completed and no rebalance running: the tables can be read."""
+    return bool(app.tables.recovery.completed.is_set() and not app.rebalancing)

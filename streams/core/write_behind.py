@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from faust.streams import current_event
 
-from streams.batches import use
+from streams.core.batches import use
 
 DELETED: Final = object()
 
