@@ -5,7 +5,7 @@ It keeps each customer's recent conversations in the ``reply-conversations`` tab
 message and emits a :class:`ReplyRequest` (keyed by customer, id = the message's
 event id) to ``reply-requests`` for the drafting agent. It also counts reviewers'
 ``draft_feedback`` per model and prompt version (the scoring stage learns intent labels
-from the same events: :mod:`agents.scoring_text`), and on an ``erasure`` forgets the
+from the same events: :mod:`agents.scoring.text`), and on an ``erasure`` forgets the
 customer's conversations and purges their cached drafts and prompts.
 
 A second agent reads ``insights``: when a customer's churn risk rises across

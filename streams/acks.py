@@ -252,9 +252,14 @@ class RapportApp(faust.App):
     """Table writes buffered before the conductor waits for them to be sent (Faust's 100;
     a batch writes one per dirty key at once, so the app sets a bound above the batch)."""
 
+    park_topics: frozenset[str] = frozenset()
+    """Topics of slow agents whose records are parked, not waited on, when their queue is
+    full (:mod:`streams.dispatch`; set before start)."""
+
     def _new_consumer(self) -> Any:
         consumer = cast("Consumer", super()._new_consumer())
-        return fast_dispatch(self, guard(self, consumer, self.wait_empty_timeout_s))
+        guarded = guard(self, consumer, self.wait_empty_timeout_s)
+        return fast_dispatch(self, guarded, self.park_topics)
 
     def _new_producer(self) -> Any:
         producer = cast("Producer", super()._new_producer())

@@ -64,6 +64,8 @@ def create_app(settings: Settings) -> Runtime:
     )
     # a batch writes its tables at its end: room for several batches of changelog records
     app.producer_buffer_max = max(100, 4 * settings.batch_max_events)
+    # drafting waits on the LLM: its full queue parks its records instead of stalling all
+    app.park_topics = frozenset({settings.topic_name("reply_requests")})
     topics: dict[str, faust.TopicT] = {}
     specs = topic_specs(settings)
     for spec in specs:
@@ -122,7 +124,7 @@ def _register(runtime: Runtime) -> None:
         feature_agent = features.register(runtime)
         web_features.register(runtime, feature_agent)
         if "scoring" in chosen:  # the settings refuse scoring without features
-            from agents import scoring  # noqa: PLC0415
+            from agents.scoring import agent as scoring  # noqa: PLC0415
 
             scoring.register(runtime, feature_agent)
     if "reply_requests" in chosen:

@@ -12,19 +12,20 @@ is single-threaded, so nothing changes the conditions in between), and nothing e
 about the loop changes: read offsets, gaps, the commit every N acks, the yield every
 100 records.
 
-A full queue never blocks the other agents: one slow agent (drafting waits seconds on
-the LLM per record) would otherwise stop every topic the worker reads, since one loop
-dispatches them all. A record whose queue is full is **parked** instead
-(:class:`Parking`): fetching from its partition is paused and the record, with the ones
-of that partition that follow it in fetches already made, waits in order in memory (at
-most what was fetched: they were in memory anyway). Before each fetch, a partition whose
-queues are at most half full gets its parked records delivered, in order, until a queue
-is full again; once none is left, fetching from it resumes. Parked records are fetched,
-not acked: the commit rule of :mod:`streams.commit_rule` stops below them, so a crash
-reads them again. A rebalance drops them (the new assignment seeks to the committed
-offsets, and Faust resumes the partitions once their tables are recovered). Flow control
-suspended (a rebalance) or a full producer buffer still wait, as in Faust: they hold up
-every agent alike.
+A slow agent's full queue never blocks the other agents: drafting waits seconds on the
+LLM per record, and since one loop dispatches every topic, its full queue would stop them
+all. The records of the topics a slow agent reads (``parks``: ``reply-requests``) are
+**parked** instead when their queue is full (:class:`Parking`): fetching from the
+partition is paused and the record, with the ones of that partition that follow it in
+fetches already made, waits in order in memory (at most what was fetched: they were in
+memory anyway). Before each fetch, a partition whose queues are at most half full gets
+its parked records delivered, in order, until a queue is full again; once none is left,
+fetching from it resumes. Parked records are fetched, not acked: the commit rule of
+:mod:`streams.commit_rule` stops below them, so a crash reads them again. A rebalance
+drops them (the new assignment seeks to the committed offsets, and Faust resumes the
+partitions once their tables are recovered). The hot path's topics keep Faust's rule (a
+record waits for room in a full queue: its agents are the pipeline itself), as do flow
+control suspended (a rebalance) and a full producer buffer.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -49,8 +50,8 @@ PARKED_POLL_S = 0.02
 
 SLOW_DISPATCHES = Counter(
     "rapport_dispatch_slow_total",
-    "Records handed to the agents through the interruptible path (full producer buffer "
-    "or suspended flow)",
+    "Records handed to the agents through the interruptible path (a full queue of the hot "
+    "path, a full producer buffer or suspended flow)",
 )
 PARKS = Counter(
     "rapport_dispatch_parks_total",
@@ -100,7 +101,18 @@ class Parking:
         """After a fetch's records were dispatched: pause the partitions parked meanwhile.
         Not during the iteration: Faust's fetch iterator skips the records of a partition
         paused under it, and those would be read by no one until a restart."""
-        pausing = {TP(tp.topic, tp.partition) for tp in self.pausing if tp in self.parked}
+        generation = self.app.consumer_generation_id
+        pausing = set()
+        for tp in self.pausing:
+            parked = self.parked.get(tp)
+            if parked is None:
+                continue
+            if parked.generation != generation:
+                # a rebalance came during the fetch: Faust may already have resumed the
+                # partitions it recovered, and a pause now would never be lifted
+                self.forget(tp)
+                continue
+            pausing.add(TP(tp.topic, tp.partition))
         self.pausing.clear()
         if pausing:
             self.consumer.pause_partitions(pausing)
@@ -161,16 +173,24 @@ def channels_of(app: AppT) -> Callable[[Any], Iterable[Any]]:
     return lambda tp: index.get(tp, ())
 
 
-def deliverer(app: AppT, consumer: Consumer, channels: Callable[[Any], Iterable[Any]]) -> Deliver:
-    """The delivery of one fetched record (Faust's, without its tasks per record)."""
+def deliverer(
+    app: AppT,
+    consumer: Consumer,
+    channels: Callable[[Any], Iterable[Any]],
+    parks: Collection[str],
+) -> Deliver:
+    """The delivery of one fetched record (Faust's, without its tasks per record); a
+    record of a topic in ``parks`` is not delivered to a full queue (False)."""
     ok = flowing(app, consumer)
     acks_enabled_for = app.topics.acks_enabled_for
     read_offsets = consumer._read_offset
 
     async def deliver(tp: Any, message: Message) -> bool:
         flowing_now = ok()
-        if flowing_now and any(channel.queue.full() for channel in channels(tp)):
+        full = flowing_now and any(channel.queue.full() for channel in channels(tp))
+        if full and tp.topic in parks:
             return False
+        flowing_now = flowing_now and not full
         offset = message.offset
         r_offset = read_offsets.get(tp)
         if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
@@ -190,12 +210,13 @@ def deliverer(app: AppT, consumer: Consumer, channels: Callable[[Any], Iterable[
     return deliver
 
 
-def fast_dispatch(app: AppT, consumer: Consumer) -> Consumer:
-    """Replace ``consumer._drain_messages`` with the loop of the module docstring."""
+def fast_dispatch(app: AppT, consumer: Consumer, parks: Collection[str] = ()) -> Consumer:
+    """Replace ``consumer._drain_messages`` with the loop of the module docstring; the
+    records of the topics in ``parks`` are parked when their queue is full."""
     channels = channels_of(app)
     parking = Parking(app, consumer, channels)
     parked = parking.parked
-    deliver = deliverer(app, consumer, channels)
+    deliver = deliverer(app, consumer, channels, frozenset(parks))
     read_offsets = consumer._read_offset
 
     async def dispatch(tp: Any, message: Message) -> None:

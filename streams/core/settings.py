@@ -392,7 +392,7 @@ class Settings(BaseSettings):
         20,
         ge=1,
         description="Models: churn, segment and anomaly insights are published at most once "
-        "per customer per this many events, unless the value moved (see agents.scoring)",
+        "per customer per this many events, unless the value moved (see agents.scoring.agent)",
     )
     models_churn_min_change: float = Field(
         0.05,

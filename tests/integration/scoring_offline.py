@@ -21,7 +21,7 @@ from typing import Final
 import orjson
 
 from agents.features import rules_of
-from agents.scoring import config_of
+from agents.scoring.agent import config_of
 from schemas.events import Event, parse_event
 from schemas.published import Insight
 from streams.core.settings import Settings

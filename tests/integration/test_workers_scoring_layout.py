@@ -26,8 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from agents.features import rules_of
-from agents.scoring import SCORED
-from agents.scoring_state import PartitionModels
+from agents.scoring.agent import SCORED
+from agents.scoring.state import PartitionModels
 from features.engine import FeatureEngine
 from online_models.checkpoint import Checkpointer
 from schemas.events import Event, parse_event

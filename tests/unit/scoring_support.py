@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.scorer import EngineFeatures, Scorer
-from agents.scoring_state import ModelConfig
+from agents.scoring.scorer import EngineFeatures, Scorer
+from agents.scoring.state import ModelConfig
 from features.definitions import Rules
 from features.engine import FeatureEngine
 from schemas.events import Event

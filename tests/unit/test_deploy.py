@@ -22,6 +22,7 @@ METRIC_MODULES = (
     "features/metrics.py",
     "agents/*metrics*.py",
     "agents/llm/metrics.py",
+    "agents/scoring/metrics.py",
     "sinks/metrics.py",
 )
 SUFFIXES = ("", "_total", "_bucket", "_count", "_sum")
@@ -48,7 +49,7 @@ def test_metric_names_cover_every_metrics_module() -> None:
     assert {
         "streams.core.metrics",
         "features.metrics",
-        "agents.scoring_metrics",
+        "agents.scoring.metrics",
         "agents.drafting_metrics",
         "agents.llm.metrics",
         "sinks.metrics",

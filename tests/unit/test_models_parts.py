@@ -184,7 +184,7 @@ def test_monitor_keeps_the_last_hundred_drifts() -> None:
 
 
 def test_remembered_texts_are_cut_to_a_bound() -> None:
-    from agents.scoring_state import MAX_TEXT_CHARS, ModelConfig, PartitionModels  # noqa: PLC0415
+    from agents.scoring.state import MAX_TEXT_CHARS, ModelConfig, PartitionModels  # noqa: PLC0415
 
     models = PartitionModels(0, ModelConfig())
     models.remember_text("c1", "e1", "chat", "x" * (10 * MAX_TEXT_CHARS))

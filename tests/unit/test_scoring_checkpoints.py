@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from agents.scoring_checkpoints import Checkpoints
-from agents.scoring_state import ModelConfig, PartitionModels
+from agents.scoring.checkpoints import Checkpoints
+from agents.scoring.state import ModelConfig, PartitionModels
 from sinks.redis_models import Stored
 from tests.unit.scoring_support import MemoryStore, Pipeline, label, message
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
-from agents.scoring import ScoringAgent
-from agents.scoring_report import MetricsReporter
+from agents.scoring.agent import ScoringAgent
+from agents.scoring.report import MetricsReporter
 from schemas.published import Insight
 from streams.core.settings import Settings
 from tests.unit.scoring_support import NOW, Pipeline, event, label, message

@@ -9,10 +9,10 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from agents.scorer import Scorer
-from agents.scoring_inputs import BEHAVIOUR
-from agents.scoring_state import ModelConfig
-from agents.scoring_turn import Turn
+from agents.scoring.inputs import BEHAVIOUR
+from agents.scoring.scorer import Scorer
+from agents.scoring.state import ModelConfig
+from agents.scoring.turn import Turn
 from features.definitions import MODEL_OUTPUTS, Rules
 from features.engine import FeatureEngine
 from features.vector import model_inputs, vector
@@ -267,7 +267,7 @@ def test_segment_and_anomaly_drift_on_their_error_streams() -> None:
 
 
 def test_abstaining_prediction_insight_fields() -> None:
-    from agents.scoring_publish import insight  # noqa: PLC0415
+    from agents.scoring.publish import insight  # noqa: PLC0415
 
     ev = message(1, "x")
     found = insight(ev, "segment", 3, Prediction(2, 1.7, {"distance": 0.1}), NOW)

@@ -22,7 +22,7 @@ vector read once:
   each is monitored on an error stream (prequential, before it learns; segment = the
   customer's assigned segment): the distance to the segment's centre as ``d / (1 + d)``
   and the anomaly score, so ADWIN flags behaviour drifting away from what they learnt;
-- publication by :class:`agents.scoring_publish.PublishRule`; a redelivered event the
+- publication by :class:`agents.scoring.publish.PublishRule`; a redelivered event the
   set already learnt from publishes all three again (same ids) and learns nothing.
 
 **reco** learns from order items, cart adds/checkouts and product page views, and
@@ -33,10 +33,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from agents import scoring_metrics as sm
-from agents.scoring_inputs import behaviour, churn_inputs, subscription_fields
-from agents.scoring_publish import PublishRule, insight
-from agents.scoring_turn import Turn
+from agents.scoring import metrics as sm
+from agents.scoring.inputs import behaviour, churn_inputs, subscription_fields
+from agents.scoring.publish import PublishRule, insight
+from agents.scoring.turn import Turn
 from online_models.base import OnlineModel, Prediction
 from online_models.delayed import Labelled
 from schemas.events import CartChange, Event, Order, PageView, Subscription

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from agents import scoring_metrics as sm
 from agents.llm.intent import ACKNOWLEDGEMENT, OTHER, detect
-from agents.scoring_inputs import polarity, rating_label, trend
-from agents.scoring_publish import UNKNOWN, insight
-from agents.scoring_turn import Turn
+from agents.scoring import metrics as sm
+from agents.scoring.inputs import polarity, rating_label, trend
+from agents.scoring.publish import UNKNOWN, insight
+from agents.scoring.turn import Turn
 from online_models.text_features import normalise, tokens
 from schemas.events import AgentLabel, DraftFeedback, Message, Rating
 

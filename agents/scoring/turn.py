@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from agents import scoring_metrics as sm
-from agents.scoring_publish import drift_insight
-from agents.scoring_state import PartitionModels
+from agents.scoring import metrics as sm
+from agents.scoring.publish import drift_insight
+from agents.scoring.state import PartitionModels
 from features.definitions import Vector
 from online_models.monitor import Monitor
 from schemas.events import Event

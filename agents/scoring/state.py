@@ -20,7 +20,7 @@ evicted) and dropped by :meth:`PartitionModels.forget` (erasure):
 - ``outcomes``: the customer's last subscription outcome (``cancelled`` or
   ``retained``) until another subscription action, so a repeated outcome is refused;
 - ``last``: per model, the last published value and the events since (the
-  publication rule of :mod:`agents.scoring_publish`).
+  publication rule of :mod:`agents.scoring.publish`).
 
 >>> models = PartitionModels(0, ModelConfig())
 >>> sorted(models.models), models.version, models.offset
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
-from agents.scoring_inputs import BEHAVIOUR, CHURN_NUMERIC
+from agents.scoring.inputs import BEHAVIOUR, CHURN_NUMERIC
 from online_models.anomaly import AnomalyModel
 from online_models.base import Features, ModelError, OnlineModel, Prediction
 from online_models.churn import ChurnModel
@@ -58,7 +58,7 @@ MAX_TEXT_CHARS = 2_000
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    """The stated rules of the scoring stage (from ``Settings``, see ``agents.scoring``)."""
+    """The stated rules of the scoring stage (from ``Settings``, see ``agents.scoring.agent``)."""
 
     churn_horizon_s: int = 30 * 86_400
     anomaly_quantile: float = 0.99
@@ -95,7 +95,7 @@ class Recent(Generic[V]):
 
 
 def unsupervised_monitors() -> dict[str, Monitor]:
-    """Error streams of the models without labels, by segment (``agents.scoring_tabular``):
+    """Error streams of the models without labels, by segment (``agents.scoring.tabular``):
     ``segment``, the distance to the assigned centre as ``d / (1 + d)``; ``anomaly``, the
     anomaly score."""
     return {name: Monitor("error", max_segments=MAX_SEGMENTS) for name in ("segment", "anomaly")}

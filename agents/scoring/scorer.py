@@ -8,11 +8,11 @@ event is current (Faust table writes must happen then). Per event, in order:
    churn hold, recent texts, subscription and publication state go; nothing else;
 2. the partition's event-time watermark advances; churn holds closed after the set's
    checkpoint (see :meth:`Scorer.adopt`) are relearnt, and holds past their horizon
-   close as retained (``agents.scoring_tabular``);
+   close as retained (``agents.scoring.tabular``);
 3. the event's own models: inbound messages, labels, ratings and reviewers' draft
-   feedback (``agents.scoring_text``), subscriptions (outcomes close churn holds);
+   feedback (``agents.scoring.text``), subscriptions (outcomes close churn holds);
 4. churn, segment and anomaly on every event that changes features, and reco on
-   product interactions (``agents.scoring_tabular``);
+   product interactions (``agents.scoring.tabular``);
 5. the model-output slot: ``sentiment_trend`` after a scored inbound message,
    ``churn_risk`` when a churn insight is published.
 
@@ -47,11 +47,10 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from agents import scoring_tabular as tabular
-from agents import scoring_text as text
-from agents.scoring_publish import PublishRule
-from agents.scoring_state import ModelConfig, PartitionModels
-from agents.scoring_turn import FeatureSource, Turn
+from agents.scoring import tabular, text
+from agents.scoring.publish import PublishRule
+from agents.scoring.state import ModelConfig, PartitionModels
+from agents.scoring.turn import FeatureSource, Turn
 from features.definitions import Rules, Vector
 from features.engine import FeatureEngine
 from features.vector import model_inputs

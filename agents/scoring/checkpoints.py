@@ -1,7 +1,7 @@
 """Checkpoints of the partition model sets: signed snapshots in a store, restored lazily.
 
 Format: one :class:`~online_models.checkpoint.Checkpointer` blob per partition
-(``RPCK1`` | header | pickled :class:`~agents.scoring_state.PartitionModels` |
+(``RPCK1`` | header | pickled :class:`~agents.scoring.state.PartitionModels` |
 HMAC-SHA256), the header naming the set's ``version`` (events learnt) and the
 checkpoint ``sequence``, which grows by one per save and per partition, across
 restarts (it continues from the stored one).
@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from agents import scoring_metrics as sm
-from agents.scoring_state import PartitionModels
+from agents.scoring import metrics as sm
+from agents.scoring.state import PartitionModels
 from online_models.checkpoint import Checkpointer, CheckpointError, StaleCheckpointError
 from sinks.redis_models import ModelStoreError, Stored
 

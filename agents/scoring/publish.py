@@ -12,7 +12,7 @@ id, so ClickHouse's ReplacingMergeTree (and any consumer keyed by id) collapses 
 - ``reco``: one per order and per cart add/checkout (top-k product ids in
   ``explanation["items"]``), unless no item was ever learnt;
 - ``churn``, ``segment``, ``anomaly`` (on every event that changes features, see
-  ``agents.scorer``): by :class:`PublishRule`; an abstaining model publishes nothing;
+  ``agents.scoring.scorer``): by :class:`PublishRule`; an abstaining model publishes nothing;
 - ``drift_{model}`` (e.g. ``drift_intent``): when ADWIN flags the model's error
   stream, on the label event that revealed it. Named ``drift_*`` rather than
   ``*_drift`` so the sink's KPI views (``sentiment*``, ``churn*``) do not count it.

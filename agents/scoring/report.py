@@ -22,7 +22,7 @@ since its last report, one insight:
 - ``occurred_at``: the partition's event-time watermark; ``produced_at``: now.
 
 >>> from datetime import UTC, datetime
->>> from agents.scoring_state import ModelConfig, PartitionModels
+>>> from agents.scoring.state import ModelConfig, PartitionModels
 >>> models = PartitionModels(3, ModelConfig())
 >>> _ = models.advance(datetime(2030, 1, 1, tzinfo=UTC))
 >>> _ = models.monitors["intent"].update("refund", "refund", segment="chat")
@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 
-from agents.scoring_state import PartitionModels
+from agents.scoring.state import PartitionModels
 from online_models.monitor import Monitor
 from schemas.published import Insight
 

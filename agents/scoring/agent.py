@@ -3,17 +3,17 @@
 Data flow: ``events`` -> [features] -> [scoring] -> ``insights``. The feature agent
 calls :meth:`ScoringAgent.on_event` right after it applied an event (its
 ``on_applied`` hook), so scoring sees the customer's fresh features and fills the
-model-output slot while the event is current; the logic is :mod:`agents.scorer`
-(what is published: :mod:`agents.scoring_publish`).
+model-output slot while the event is current; the logic is :mod:`agents.scoring.scorer`
+(what is published: :mod:`agents.scoring.publish`).
 
 **Layout**: one model set per partition of ``events`` (a customer's events all
 land in one partition, so a set sees whole histories and moves with its partition).
 A set is restored lazily from its checkpoint when its partition's first event
-arrives after a start or a rebalance (:mod:`agents.scoring_checkpoints`).
+arrives after a start or a rebalance (:mod:`agents.scoring.checkpoints`).
 
 **Metrics**: every ``models_metrics_interval_s`` the scoring tick publishes each set's
 prequential figures, overall and by segment, as ``metrics_{model}`` insights
-(:mod:`agents.scoring_report`), for the models with new labelled examples.
+(:mod:`agents.scoring.report`), for the models with new labelled examples.
 
 **Lifecycle**: every ``models_checkpoint_interval_s`` the sets that learnt are
 checkpointed (HMAC-signed, ``RAPPORT_MODELS_CHECKPOINT_KEY``) to Redis
@@ -24,7 +24,7 @@ commit are scored again (same insight ids), those since the checkpoint are learn
 
 **Churn holds** live in the ``churn-holds`` table (changelog-backed, co-partitioned
 with ``events``, written while the event is processed), not in the checkpoint: a
-restored set's join is attached to it (:meth:`agents.scorer.Scorer.adopt`), keeps
+restored set's join is attached to it (:meth:`agents.scoring.scorer.Scorer.adopt`), keeps
 every hold opened before the crash and relearns the outcomes closed after its
 checkpoint (:mod:`online_models.delayed`).
 
@@ -44,12 +44,12 @@ from typing import Any, Final
 from faust.streams import current_event
 from mode import BaseSignalT
 
-from agents import scoring_metrics as sm
 from agents.features import FeatureAgent
-from agents.scorer import EngineFeatures, Scorer
-from agents.scoring_checkpoints import Checkpoints
-from agents.scoring_report import MetricsReporter
-from agents.scoring_state import ModelConfig, PartitionModels
+from agents.scoring import metrics as sm
+from agents.scoring.checkpoints import Checkpoints
+from agents.scoring.report import MetricsReporter
+from agents.scoring.scorer import EngineFeatures, Scorer
+from agents.scoring.state import ModelConfig, PartitionModels
 from features.engine import Status
 from schemas.events import Event
 from schemas.published import Insight
