@@ -66,9 +66,13 @@ async def produce_records(
     stats = ReplayStats()
     await producer.start()
     started = time.monotonic()
+    task = asyncio.current_task()
     try:
         pending: list[asyncio.Future[Any]] = []
         for record in records:
+            if task is not None and task.cancelling():
+                # Ctrl-C cancelled the replay, and a library swallowed the CancelledError
+                raise asyncio.CancelledError
             key, value = encode(record, id_prefix)
             pending.append(await producer.send(topic, key=key, value=value))
             stats.produced += 1
