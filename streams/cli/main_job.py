@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -177,6 +178,9 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     """0 when the worker's group processed everything replayed (lag 0 on every topic it
     reads but those drafting writes at the LLM's pace) and ingest consumed every replayed
     event; 1 otherwise (no answers printed when the group did not drain)."""
+    # Ctrl-C stops the job (exit 130) even when started from a shell that ignores SIGINT
+    # for its background jobs (the ignore is inherited, and Python then keeps it)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     console = Console()
     console.print("[bold]1/3[/] local stack")
     control.up(settings)
