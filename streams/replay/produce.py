@@ -71,7 +71,7 @@ async def produce_records(
         pending: list[asyncio.Future[Any]] = []
         for record in records:
             if task is not None and task.cancelling():
-                # Ctrl-C cancelled the replay, and a library swallowed the CancelledError
+                # cancelled (Ctrl-C) even if an await on the way swallowed the CancelledError
                 raise asyncio.CancelledError
             key, value = encode(record, id_prefix)
             pending.append(await producer.send(topic, key=key, value=value))
