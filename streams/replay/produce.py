@@ -66,13 +66,9 @@ async def produce_records(
     stats = ReplayStats()
     await producer.start()
     started = time.monotonic()
-    task = asyncio.current_task()
     try:
         pending: list[asyncio.Future[Any]] = []
         for record in records:
-            if task is not None and task.cancelling():
-                # cancelled (Ctrl-C) even if an await on the way swallowed the CancelledError
-                raise asyncio.CancelledError
             key, value = encode(record, id_prefix)
             pending.append(await producer.send(topic, key=key, value=value))
             stats.produced += 1

@@ -79,7 +79,7 @@ def workload() -> list[dict[str, Any]]:
     return views + said
 
 
-async def test_a_slow_llm_holds_only_reply_requests(
+async def test_a_slow_llm_parks_only_reply_requests(
     scope: Scope, start_worker: Callable[..., WorkerProcess], fault: FaultLLM
 ) -> None:
     fault.reset("ok", latency_s=0.25)
