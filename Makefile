@@ -33,10 +33,11 @@ run: setup ## the main job: local stack up, a worker, a replay of real data, liv
 test: setup $(PEERS_STAMP) ## the test suite against the real local stack (started by the fixtures)
 	$(BIN)/python -m pytest
 
-lint: setup ## ruff and mypy --strict
+lint: setup ## ruff, mypy --strict and the import-layer contract
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: setup ## benchmarks with a bare aiokafka baseline in the same run
 	$(BIN)/rapport stack up --no-llm

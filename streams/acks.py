@@ -50,6 +50,7 @@ from prometheus_client import Counter
 
 from streams.commit_rule import FetchedRuns, committable
 from streams.dispatch import fast_dispatch
+from streams.seek_fence import fence
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ class RapportApp(faust.App):
     def _new_consumer(self) -> Any:
         consumer = cast("Consumer", super()._new_consumer())
         guarded = guard(self, consumer, self.wait_empty_timeout_s)
-        return fast_dispatch(self, guarded, self.park_topics)
+        return fast_dispatch(self, guarded, fence(guarded), self.park_topics)
 
     def _new_producer(self) -> Any:
         producer = cast("Producer", super()._new_producer())

@@ -42,6 +42,8 @@ from faust.types import TP, AppT, Message
 from mode import Service, ServiceT
 from prometheus_client import Counter, Gauge
 
+from streams.seek_fence import SeekFence
+
 log = logging.getLogger(__name__)
 YIELD_EVERY = 100
 """Records dispatched between two yields to the event loop (Faust's figure)."""
@@ -71,17 +73,24 @@ class Parked:
 
     generation: int
     records: deque[Message]
+    at: int
+    """The seek clock when the first record was parked (:class:`SeekFence`)."""
 
 
 class Parking:
     """The records parked because a queue they go to is full (see the module docstring)."""
 
     def __init__(
-        self, app: AppT, consumer: Consumer, queues: Callable[[Any], Iterable[Any]]
+        self,
+        app: AppT,
+        consumer: Consumer,
+        queues: Callable[[Any], Iterable[Any]],
+        seeks: SeekFence,
     ) -> None:
         self.app = app
         self.consumer = consumer
         self.queues = queues
+        self.seeks = seeks
         self.parked: dict[Any, Parked] = {}
         self.pausing: set[Any] = set()
 
@@ -93,7 +102,8 @@ class Parking:
         """The first record of ``tp`` that found a queue full: fetching from it pauses
         after this fetch (:meth:`pause`)."""
         PARKS.inc()
-        self.parked[tp] = Parked(self.app.consumer_generation_id, deque([message]))
+        generation = self.app.consumer_generation_id
+        self.parked[tp] = Parked(generation, deque([message]), self.seeks.tick())
         self.pausing.add(tp)
         PARKED.inc()
 
@@ -144,6 +154,11 @@ class Parking:
         for tp, parked in list(self.parked.items()):
             if parked.generation != generation:
                 self.forget(tp)
+                continue
+            if self.seeks.begun.get(tp, 0) > parked.at:
+                # sought since (same generation): its records come again from the target
+                self.forget(tp)
+                self.consumer.resume_partitions({TP(tp.topic, tp.partition)})
                 continue
             if not self.has_room(tp):
                 continue
@@ -210,16 +225,23 @@ def deliverer(
     return deliver
 
 
-def fast_dispatch(app: AppT, consumer: Consumer, parks: Collection[str] = ()) -> Consumer:
+def fast_dispatch(
+    app: AppT, consumer: Consumer, seeks: SeekFence, parks: Collection[str] = ()
+) -> Consumer:
     """Replace ``consumer._drain_messages`` with the loop of the module docstring; the
-    records of the topics in ``parks`` are parked when their queue is full."""
+    records of the topics in ``parks`` are parked when their queue is full, and no record
+    fetched before a seek of its partition is delivered after it (``seeks``)."""
     channels = channels_of(app)
-    parking = Parking(app, consumer, channels)
+    parking = Parking(app, consumer, channels, seeks)
     parked = parking.parked
     deliver = deliverer(app, consumer, channels, frozenset(parks))
     read_offsets = consumer._read_offset
 
+    stale = seeks.stale
+
     async def dispatch(tp: Any, message: Message) -> None:
+        if stale(tp):
+            return  # fetched before a seek of its partition: read again from its target
         r_offset = read_offsets.get(tp)
         if r_offset is not None and message.offset < r_offset:
             return  # Faust's "DROPPED MESSAGE": read before
@@ -239,6 +261,8 @@ def fast_dispatch(app: AppT, consumer: Consumer, parks: Collection[str] = ()) ->
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 consumer.diag.set_flag(CONSUMER_FETCHING)
+                if seeks.pending:
+                    await seeks.reseek()
                 if parked:
                     await parking.unpark(deliver)
                 # parked records go before the next fetch: poll often while there are some

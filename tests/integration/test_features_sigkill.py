@@ -52,10 +52,10 @@ async def test_two_sigkills_mid_replay_still_exact(
     problems = await converge(scope, expected, sorted(expected), timeout=180)
     assert not problems, problems[:10]
     last = scrape(worker.port)
-    # each run starts at most where the previous one stopped (its committed offsets), so
-    # fewer events consumed by both killed runs than produced: both kills were mid-replay
-    assert consumed(first) + consumed(second) < total, (first, second, total)
-    # and each restarted run still had events of its own to apply
+    # both kills were mid-replay: neither killed run had consumed every event (a restarted
+    # run reads again what its predecessor consumed past its last commit, so their sum may
+    # exceed the total), and each restarted run still had events of its own to apply
+    assert max(consumed(first), consumed(second)) < total, (first, second, total)
     assert second["applied"] + second["late"] > 0, second
     assert last["applied"] + last["late"] > 0, last
     # the offset skip ran: records redelivered after a kill, already in the recovered state

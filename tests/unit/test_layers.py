@@ -10,7 +10,13 @@ inside functions too.
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -138,3 +144,41 @@ def test_a_planted_upward_import_is_caught(tmp_path: Path, planted: str, layer: 
     allowed = BELOW[layer]
     targets = imports_of(path, f"{layer}.planted")
     assert [t for t in targets if not any(t.startswith(a) for a in allowed)]
+
+
+def contracts() -> dict[str, dict[str, object]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    return {c["id"]: c for c in config["contracts"]}
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` (``make lint``'s architecture contract) run on the tree at ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    command = [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"]
+    return subprocess.run(
+        command, check=False, cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_core_contract_names_every_module_above_core() -> None:
+    children = {
+        f"streams.{p.stem}"
+        for p in (ROOT / "streams").iterdir()
+        if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.name.startswith("__")
+    }
+    forbidden = set(cast("list[str]", contracts()["core"]["forbidden_modules"]))
+    assert children - {"streams.core"} <= forbidden
+
+
+def test_the_architecture_contract_holds_and_catches_a_planted_upward_import(
+    tmp_path: Path,
+) -> None:
+    assert lint_imports(ROOT).returncode == 0, lint_imports(ROOT).stdout[-2000:]
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    schemas_init = tmp_path / "schemas" / "__init__.py"
+    schemas_init.write_text(schemas_init.read_text() + "\nimport agents.sink  # planted\n")
+    planted = lint_imports(tmp_path)
+    assert planted.returncode == 1, planted.stdout[-2000:]
+    assert "schemas -> agents.sink" in planted.stdout.replace("\n", " ")
