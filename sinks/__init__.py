@@ -4,7 +4,5 @@
 - :mod:`sinks.clickhouse`: the ClickHouse sink (tables, migrations, rows, erasure, the
   read-only SQL gate);
 - :mod:`sinks.pii_mask`: the masking of free text before it is stored;
-- :mod:`sinks.redis_drafts`, :mod:`sinks.redis_models`: the Redis stores of drafts and
-  model checkpoints;
 - :mod:`sinks.metrics`: the sink's Prometheus families.
 """

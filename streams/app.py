@@ -128,11 +128,11 @@ def _register(runtime: Runtime) -> None:
 
             scoring.register(runtime, feature_agent)
     if "reply_requests" in chosen:
-        from agents import reply_requests  # noqa: PLC0415
+        from agents.drafting import requests as reply_requests  # noqa: PLC0415
 
         reply_requests.register(runtime)
     if "drafting" in chosen:
-        from agents import drafting  # noqa: PLC0415
+        from agents.drafting import agent as drafting  # noqa: PLC0415
 
         drafting.register(runtime)
         web_drafts.register(runtime)  # with drafting off too: stored drafts stay readable

@@ -8,5 +8,6 @@ event type: :mod:`~agents.scoring.text` (messages, labels, ratings, draft feedba
 inputs (:mod:`~agents.scoring.inputs`) within one :class:`~agents.scoring.turn.Turn`.
 What is published and when: :mod:`~agents.scoring.publish`; periodic metrics insights:
 :mod:`~agents.scoring.report`; signed checkpoints in Redis:
-:mod:`~agents.scoring.checkpoints`; Prometheus families: :mod:`~agents.scoring.metrics`.
+:mod:`~agents.scoring.checkpoints`, stored by :mod:`~agents.scoring.store`; Prometheus
+families: :mod:`~agents.scoring.metrics`.
 """

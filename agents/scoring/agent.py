@@ -17,7 +17,7 @@ prequential figures, overall and by segment, as ``metrics_{model}`` insights
 
 **Lifecycle**: every ``models_checkpoint_interval_s`` the sets that learnt are
 checkpointed (HMAC-signed, ``RAPPORT_MODELS_CHECKPOINT_KEY``) to Redis
-(:mod:`sinks.redis_models`); revoked partitions are checkpointed and dropped before
+(:mod:`agents.scoring.store`); revoked partitions are checkpointed and dropped before
 the rebalance completes, and every set at shutdown (after the consumer stopped). A
 crash loses at most one interval of learning: the redelivered events since the last
 commit are scored again (same insight ids), those since the checkpoint are learnt.
@@ -50,10 +50,10 @@ from agents.scoring.checkpoints import Checkpoints
 from agents.scoring.report import MetricsReporter
 from agents.scoring.scorer import EngineFeatures, Scorer
 from agents.scoring.state import ModelConfig, PartitionModels
+from agents.scoring.store import ModelStore
 from features.engine import Status
 from schemas.events import Event
 from schemas.published import Insight
-from sinks.redis_models import ModelStore
 from streams.core import metrics
 from streams.core.batches import use
 from streams.core.runtime import Runtime

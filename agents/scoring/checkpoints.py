@@ -30,14 +30,14 @@ from typing import Protocol
 
 from agents.scoring import metrics as sm
 from agents.scoring.state import PartitionModels
+from agents.scoring.store import ModelStoreError, Stored
 from online_models.checkpoint import Checkpointer, CheckpointError, StaleCheckpointError
-from sinks.redis_models import ModelStoreError, Stored
 
 log = logging.getLogger(__name__)
 
 
 class SnapshotStore(Protocol):
-    """Where checkpoints live (``sinks.redis_models.ModelStore`` in a worker)."""
+    """Where checkpoints live (``agents.scoring.store.ModelStore`` in a worker)."""
 
     async def load(self, partition: int) -> Stored | None: ...
     async def save(self, partition: int, blob: bytes, sequence: int) -> bool: ...

@@ -12,7 +12,7 @@
   ``rating``; no insight is published for it;
 - ``draft_feedback`` (a reviewer's verdict on a reply draft, whose id is
   ``draft-{message event id}``): ``accepted`` confirms the intent the draft was written
-  for, ``agents.llm.intent.detect`` of the message (the reply-request agent's own
+  for, ``agents.drafting.llm.intent.detect`` of the message (the reply-request agent's own
   detector, so the same label), as an intent label on that message: learnt like a
   ``label`` event, monitored as segment ``feedback``. ``edited`` and ``rejected`` give
   no label (an edit may change the topic as well as the wording; a rejection says the
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from agents.llm.intent import ACKNOWLEDGEMENT, OTHER, detect
+from agents.drafting.llm.intent import ACKNOWLEDGEMENT, OTHER, detect
 from agents.scoring import metrics as sm
 from agents.scoring.inputs import polarity, rating_label, trend
 from agents.scoring.publish import UNKNOWN, insight

@@ -62,7 +62,7 @@ def _evaluate_drafts(args: argparse.Namespace, settings: Settings) -> int:
     """Draft ``--drafts`` Bitext utterances with the configured LLM; score them."""
     import asyncio  # noqa: PLC0415
 
-    from agents.drafting_setup import build_drafter  # noqa: PLC0415
+    from agents.drafting.build import build_drafter  # noqa: PLC0415
     from online_models.evaluate.data import locate  # noqa: PLC0415
     from streams.cli.evaluate_drafts import bitext_samples, evaluate_drafts  # noqa: PLC0415
 

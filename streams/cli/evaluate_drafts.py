@@ -31,8 +31,8 @@ from pathlib import Path
 from random import Random
 from typing import Final
 
-from agents.llm.drafter import Drafter, Request
-from agents.llm.templates import fallback_text
+from agents.drafting.llm.drafter import Drafter, Request
+from agents.drafting.llm.templates import fallback_text
 from streams.replay.datasets import bitext_messages
 
 WORD: Final = re.compile(r"[a-z][a-z']+")

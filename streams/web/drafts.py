@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from faust.web import Request, Response, View
 
-from sinks.redis_drafts import DraftStore, DraftStoreError
+from agents.drafting.store import DraftStore, DraftStoreError
 from streams.core.runtime import Runtime
 
 PATH = "/conversations/{conversation_id}/drafts"

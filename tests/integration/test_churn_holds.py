@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from sinks.redis_models import ModelStore
+from agents.scoring.store import ModelStore
 from tests.integration.conftest import Scope
 from tests.integration.features_support import WORKER_ENV, send, wait_processed
 from tests.integration.kafka_io import end_offsets, wait_committed

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import orjson
 
+from agents.drafting.store import DraftStore
 from schemas.published import DeadLetter, ReplyRequest
-from sinks.redis_drafts import DraftStore
 from tests.integration.conftest import Scope
 from tests.integration.kafka_io import collect, produce
 from tests.integration.test_drafting_worker import NOW, event, message, wire, worker_env

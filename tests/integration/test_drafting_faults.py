@@ -10,8 +10,8 @@ import time
 import orjson
 import pytest
 
-from agents.drafting_setup import build_drafter
-from agents.llm.degrade import Degrader
+from agents.drafting.build import build_drafter
+from agents.drafting.llm.degrade import Degrader
 from tests.integration.workers import free_port
 from tests.support.drafting import drafter_for, fault, request, settings_for
 from tests.support.fault_llm import FaultLLM

@@ -8,9 +8,9 @@ from itertools import islice
 
 import pytest
 
-from agents.drafting_setup import build_drafter, request_of
-from agents.llm.guardrails import Guard
-from agents.llm.redact import PLACEHOLDER
+from agents.drafting.build import build_drafter, request_of
+from agents.drafting.llm.guardrails import Guard
+from agents.drafting.llm.redact import PLACEHOLDER
 from online_models.evaluate.data import locate
 from schemas.published import ReplyRequest
 from streams.cli.evaluate_drafts import bitext_samples, evaluate_drafts

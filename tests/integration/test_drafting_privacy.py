@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from agents.llm.redact import Redactor
+from agents.drafting.llm.redact import Redactor
 from tests.support.drafting import drafter_for, fault, request
 from tests.support.fault_llm import FaultLLM
 from tests.support.injection_corpus import INJECTIONS
@@ -65,7 +65,7 @@ async def test_no_raw_pii_in_request_bodies_or_logs(
     drafter = drafter_for(fault, drafting_concurrency=8)
     caplog.set_level(logging.DEBUG)
     turns_from = samples[40:]
-    from agents.llm.prompts import Turn  # noqa: PLC0415
+    from agents.drafting.llm.prompts import Turn  # noqa: PLC0415
 
     outs = await asyncio.gather(
         *(

@@ -12,9 +12,9 @@ import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
 
+from agents.scoring.store import ModelStore
 from schemas.events import Event, parse_event
 from schemas.published import Insight
-from sinks.redis_models import ModelStore
 from tests.integration.conftest import Scope
 from tests.integration.features_support import WORKER_ENV, replay, send, wait_processed, wire
 from tests.integration.kafka_io import Record, collect

@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from agents.features import rules_of
 from agents.scoring.agent import SCORED
 from agents.scoring.state import PartitionModels
+from agents.scoring.store import ModelStore
 from features.engine import FeatureEngine
 from online_models.checkpoint import Checkpointer
 from schemas.events import Event, parse_event
 from schemas.published import Insight
-from sinks.redis_models import ModelStore
 from tests.integration.conftest import Scope
 from tests.integration.events_factory import ids_of
 from tests.integration.features_support import WORKER_ENV, replay, send, wire

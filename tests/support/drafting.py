@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agents.drafting_setup import build_drafter
-from agents.llm.drafter import Drafter, Request
+from agents.drafting.build import build_drafter
+from agents.drafting.llm.drafter import Drafter, Request
 from streams.core.settings import Settings
 from tests.support.fault_llm import FaultLLM
 

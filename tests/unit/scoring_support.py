@@ -9,11 +9,11 @@ from typing import Any
 
 from agents.scoring.scorer import EngineFeatures, Scorer
 from agents.scoring.state import ModelConfig
+from agents.scoring.store import Stored
 from features.definitions import Rules
 from features.engine import FeatureEngine
 from schemas.events import Event
 from schemas.published import Insight
-from sinks.redis_models import Stored
 from tests.unit.features_support import at, make_event
 
 SCORED = ("applied", "late", "replayed", "erasure")

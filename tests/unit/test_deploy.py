@@ -20,9 +20,7 @@ DEPLOY = ROOT / "deploy"
 METRIC_MODULES = (
     "streams/core/metrics.py",
     "features/metrics.py",
-    "agents/*metrics*.py",
-    "agents/llm/metrics.py",
-    "agents/scoring/metrics.py",
+    "agents/**/metrics.py",
     "sinks/metrics.py",
 )
 SUFFIXES = ("", "_total", "_bucket", "_count", "_sum")
@@ -50,8 +48,8 @@ def test_metric_names_cover_every_metrics_module() -> None:
         "streams.core.metrics",
         "features.metrics",
         "agents.scoring.metrics",
-        "agents.drafting_metrics",
-        "agents.llm.metrics",
+        "agents.drafting.metrics",
+        "agents.drafting.llm.metrics",
         "sinks.metrics",
     } <= modules
     names = metric_names()

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from agents.llm.breaker import Breaker
-from agents.llm.client import retry_after
-from agents.llm.guardrails import Guard, neutralise
-from agents.llm.intent import INTENTS, detect
-from agents.llm.prompts import Context, Policy, Turn, build
-from agents.llm.redact import Redactor
-from agents.llm.templates import TEMPLATES, fallback_text
-from agents.reply_rule import Conversations, decide, next_state
+from agents.drafting.llm.breaker import Breaker
+from agents.drafting.llm.client import retry_after
+from agents.drafting.llm.guardrails import Guard, neutralise
+from agents.drafting.llm.intent import INTENTS, detect
+from agents.drafting.llm.prompts import Context, Policy, Turn, build
+from agents.drafting.llm.redact import Redactor
+from agents.drafting.llm.templates import TEMPLATES, fallback_text
+from agents.drafting.rule import Conversations, decide, next_state
 from streams.core.settings import Settings
 
 BITEXT = (

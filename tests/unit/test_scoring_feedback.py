@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from agents.llm.intent import detect
+from agents.drafting.llm.intent import detect
 from schemas.events import Event
 from tests.unit.scoring_support import Pipeline, event, label, message
 

@@ -1,4 +1,4 @@
-"""The reply-request agent: ``events`` in, reply requests out (see :mod:`agents.reply_rule`).
+"""The reply-request agent: ``events`` in, reply requests out (see :mod:`agents.drafting.rule`).
 
 It keeps each customer's recent conversations in the ``reply-conversations`` table
 (changelog-backed, written while the event is processed), applies the rule to every
@@ -36,12 +36,12 @@ import faust
 import orjson
 from pydantic import ValidationError
 
-from agents import drafting_metrics as dm
-from agents.llm.intent import detect
-from agents.reply_rule import Conversations, decide, next_state, priority
+from agents.drafting import metrics as dm
+from agents.drafting.llm.intent import detect
+from agents.drafting.rule import Conversations, decide, next_state, priority
+from agents.drafting.store import DraftStore, DraftStoreError
 from schemas.events import DraftFeedback, ErasureRequest, Message, parse_event
 from schemas.published import ConversationTurn, Insight, ReplyRequest
-from sinks.redis_drafts import DraftStore, DraftStoreError
 from streams.core import metrics
 from streams.core.batches import batches, use
 from streams.core.runtime import Runtime

@@ -39,8 +39,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from agents.drafting_metrics import BREAKER_OPEN
-from agents.llm import metrics
+from agents.drafting.llm import metrics
+from agents.drafting.metrics import BREAKER_OPEN
 
 State = Literal["closed", "open", "half_open"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.llm.breaker import Breaker
-from agents.llm.client import ClientConfig, LLMClient
-from agents.llm.drafter import DraftConfig, Drafter, Request
-from agents.llm.guardrails import Guard
-from agents.llm.prompts import Policy, Turn
-from agents.llm.redact import Redactor
+from agents.drafting.llm.breaker import Breaker
+from agents.drafting.llm.client import ClientConfig, LLMClient
+from agents.drafting.llm.drafter import DraftConfig, Drafter, Request
+from agents.drafting.llm.guardrails import Guard
+from agents.drafting.llm.prompts import Policy, Turn
+from agents.drafting.llm.redact import Redactor
 from schemas.published import ReplyRequest
 from streams.core.settings import Settings
 

@@ -31,13 +31,13 @@ import faust
 from mode import BaseSignalT
 from pydantic import ValidationError
 
-from agents import drafting_metrics as dm
-from agents.drafting_setup import build_drafter, request_of
-from agents.llm.degrade import Degrader
-from agents.llm.drafter import Mode, Outcome
+from agents.drafting import metrics as dm
+from agents.drafting.build import build_drafter, request_of
+from agents.drafting.llm.degrade import Degrader
+from agents.drafting.llm.drafter import Mode, Outcome
+from agents.drafting.store import DraftStore, DraftStoreError
 from features.store import FeatureStore, FeatureStoreError
 from schemas.published import DeadLetter, DraftedReply, ReplyRequest
-from sinks.redis_drafts import DraftStore, DraftStoreError
 from streams.core import metrics
 from streams.core.runtime import Runtime
 

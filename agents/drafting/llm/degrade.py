@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from agents.llm.drafter import Mode
+from agents.drafting.llm.drafter import Mode
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agents.llm.client import LLMClient, LLMUnavailable
-from agents.llm.guardrails import Guard, neutralise, one_line
-from agents.llm.prompts import Context, Feature, Policy, Prompt, Style, Turn, build
-from agents.llm.redact import Redacted, Redactor
-from agents.llm.templates import TEMPLATE_VERSION, fallback_text
+from agents.drafting.llm.client import LLMClient, LLMUnavailable
+from agents.drafting.llm.guardrails import Guard, neutralise, one_line
+from agents.drafting.llm.prompts import Context, Feature, Policy, Prompt, Style, Turn, build
+from agents.drafting.llm.redact import Redacted, Redactor
+from agents.drafting.llm.templates import TEMPLATE_VERSION, fallback_text
 
 log = logging.getLogger(__name__)
 Mode = Literal["normal", "cheap"]

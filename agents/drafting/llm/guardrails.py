@@ -24,7 +24,7 @@ from typing import Final
 
 import phonenumbers
 
-from agents.llm.redact import EMAIL
+from agents.drafting.llm.redact import EMAIL
 
 INJECTION: Final = re.compile(
     r"(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+)*"

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import orjson
 
-from agents.llm.intent import ACKNOWLEDGEMENT
+from agents.drafting.llm.intent import ACKNOWLEDGEMENT
 
 TURN_CHARS: Final = 500
 HIGH_PRIORITY: Final = frozenset(

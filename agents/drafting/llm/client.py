@@ -26,9 +26,9 @@ from typing import Any
 import openai
 from pydantic import SecretStr
 
-from agents.llm import DraftingError, metrics
-from agents.llm.breaker import Breaker
-from agents.llm.prompts import Prompt
+from agents.drafting.llm import DraftingError, metrics
+from agents.drafting.llm.breaker import Breaker
+from agents.drafting.llm.prompts import Prompt
 
 log = logging.getLogger(__name__)
 
