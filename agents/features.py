@@ -40,7 +40,7 @@ from schemas.published import DeadLetter
 from streams.core import metrics
 from streams.core.batches import batches, use
 from streams.core.runtime import Runtime, tables_ready
-from streams.core.settings import Settings
+from streams.core.settings import FeatureSettings
 from streams.core.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ AppliedHook = Callable[[Event, int, int, Status], Awaitable[None]]
 """Called with each parsed event, its partition, offset and outcome (e.g. scoring)."""
 
 
-def rules_of(settings: Settings) -> Rules:
+def rules_of(settings: FeatureSettings) -> Rules:
     return Rules(
         lateness_s=settings.features_allowed_lateness_s,
         cart_abandon_s=settings.features_cart_abandon_s,

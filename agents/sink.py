@@ -35,7 +35,7 @@ from sinks.clickhouse.tables import INTERACTIONS
 from streams.core import metrics
 from streams.core.batches import batches
 from streams.core.runtime import Runtime
-from streams.core.settings import Settings, TopicRole
+from streams.core.settings import ClickHouseSettings, TopicRole
 
 log = logging.getLogger(__name__)
 AGENT = "sink"
@@ -53,7 +53,7 @@ ROUTES: Final[dict[TopicRole, rows.Converter]] = {
 Refusal = tuple[Any, str, str]  # (message, reason_code, reason)
 
 
-def build_sink(settings: Settings) -> ClickHouseSink:
+def build_sink(settings: ClickHouseSettings) -> ClickHouseSink:
     retry = RetryPolicy(
         settings.clickhouse_retry_backoff_s,
         settings.clickhouse_retry_backoff_max_s,

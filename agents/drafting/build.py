@@ -11,10 +11,10 @@ from agents.drafting.llm.guardrails import Guard
 from agents.drafting.llm.prompts import Policy, Turn
 from agents.drafting.llm.redact import Redactor
 from schemas.published import ReplyRequest
-from streams.core.settings import Settings
+from streams.core.settings import DraftingSettings
 
 
-def build_drafter(s: Settings) -> Drafter:
+def build_drafter(s: DraftingSettings) -> Drafter:
     client = LLMClient(
         ClientConfig(
             base_url=s.llm_base_url,

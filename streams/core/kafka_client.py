@@ -5,22 +5,22 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from streams.core.settings import Settings
+from streams.core.settings import KafkaSettings
 
 
-def brokers(settings: Settings) -> list[str]:
+def brokers(settings: KafkaSettings) -> list[str]:
     """The ``host:port`` addresses of ``RAPPORT_KAFKA_BOOTSTRAP_SERVERS``, in order.
 
-    >>> brokers(Settings(_env_file=None, kafka_bootstrap_servers="a:9092,b:9093"))
+    >>> brokers(KafkaSettings(kafka_bootstrap_servers="a:9092,b:9093"))
     ['a:9092', 'b:9093']
     """
     return [hp.strip() for hp in settings.kafka_bootstrap_servers.split(",")]
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
     """The TLS context of ``SSL`` and ``SASL_SSL`` (CA file, client certificate), else None.
 
-    >>> ssl_context(Settings(_env_file=None)) is None
+    >>> ssl_context(KafkaSettings()) is None
     True
     """
     if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
@@ -36,7 +36,7 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
     """Keyword arguments of every aiokafka client (producer, consumer, admin)."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,

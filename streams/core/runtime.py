@@ -13,7 +13,7 @@ from typing import Any
 import faust
 
 from streams.core.codecs import KEY_SERIALIZER
-from streams.core.settings import Settings
+from streams.core.settings import Settings, WorkerSettings
 
 # dead letters carry the original bytes (base64 grows them by a third)
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -44,12 +44,12 @@ class Runtime:
         return table
 
 
-def store_options(settings: Settings) -> dict[str, Any]:
+def store_options(settings: WorkerSettings) -> dict[str, Any]:
     """Options of one table's store: memtables and block cache bounded by settings.
 
     A new dict each call: Faust's RocksDB store pops keys from the one it is given.
 
-    >>> from streams.core.settings import Settings
+    >>> from streams.core.settings import Settings, WorkerSettings
     >>> store_options(Settings(rocksdb_block_cache_bytes=1024))["block_cache_size"]
     1024
     """
