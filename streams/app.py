@@ -6,11 +6,16 @@ from typing import Any
 
 import faust
 
+from streams import lag_monitor
 from streams.acks import GuardedStream, RapportApp
 from streams.core.kafka_client import ssl_context
 from streams.core.runtime import MAX_RECORD_BYTES, Runtime
 from streams.core.settings import Settings
 from streams.topics import topic_specs
+from streams.web import drafts as web_drafts
+from streams.web import features as web_features
+from streams.web import sql as web_sql
+from streams.web import views
 
 
 def _credentials(settings: Settings) -> Any:
@@ -102,12 +107,6 @@ def _register(runtime: Runtime) -> None:
     """Register the agents of ``RAPPORT_AGENTS`` (all by default), importing only those:
     a worker without scoring or drafting does not load their libraries (seconds)."""
     # only the chosen agents (and their libraries) are imported
-    from streams import lag_monitor  # noqa: PLC0415
-    from streams.web import drafts as web_drafts  # noqa: PLC0415
-    from streams.web import features as web_features  # noqa: PLC0415
-    from streams.web import sql as web_sql  # noqa: PLC0415
-    from streams.web import views  # noqa: PLC0415
-
     chosen = runtime.settings.agent_names
     if "ingest" in chosen:
         from agents import ingest  # noqa: PLC0415

@@ -54,3 +54,32 @@ def test_compose_ports_match_settings_defaults() -> None:
         "grafana/grafana:",
     ):
         assert any(str(s.get("image", "")).startswith(image) for s in services.values()), image
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading.
+
+    >>> anchor("Drafting on the hot path (`rapport bench drafting`)")
+    'drafting-on-the-hot-path-rapport-bench-drafting'
+    """
+    kept = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return kept.replace(" ", "-")
+
+
+def test_every_relative_link_in_the_docs_resolves() -> None:
+    """Links between README.md and docs/*.md point to files that exist, and to headings
+    those files have."""
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto: not checked offline
+            path, _, fragment = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif fragment and file.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", file.read_text(), re.MULTILINE)
+                if fragment not in {anchor(h) for h in headings}:
+                    broken.append(f"{page.name}: {target} (no such heading)")
+    assert broken == []
