@@ -7,5 +7,5 @@
 - ``batch``: the same features recomputed from the full event list (the reference);
 - ``store``, ``publisher``: the Redis feature store and the flush to Redis and the topic.
 
-The Faust wiring is ``agents.features``; the HTTP view ``streams.web.features``.
+The Faust wiring is ``agents.customer_features.agent``; the HTTP view ``streams.web.features``.
 """

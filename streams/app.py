@@ -118,7 +118,7 @@ def _register(runtime: Runtime) -> None:
         sink_agent = sink.register(runtime)
         web_sql.register(runtime, sink_agent.sink)
     if "features" in chosen:
-        from agents import features  # noqa: PLC0415
+        from agents.customer_features import agent as features  # noqa: PLC0415
 
         feature_agent = features.register(runtime)
         web_features.register(runtime, feature_agent)

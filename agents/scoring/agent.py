@@ -44,7 +44,7 @@ from typing import Any, Final
 from faust.streams import current_event
 from mode import BaseSignalT
 
-from agents.features import FeatureAgent
+from agents.customer_features.agent import FeatureAgent
 from agents.scoring import metrics as sm
 from agents.scoring.checkpoints import Checkpoints
 from agents.scoring.report import MetricsReporter

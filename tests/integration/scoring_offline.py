@@ -20,7 +20,7 @@ from typing import Final
 
 import orjson
 
-from agents.features import rules_of
+from agents.customer_features.agent import rules_of
 from agents.scoring.agent import config_of
 from schemas.events import Event, parse_event
 from schemas.published import Insight

@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from agents.features import rules_of
+from agents.customer_features.agent import rules_of
 from agents.scoring.agent import SCORED
 from agents.scoring.state import PartitionModels
 from agents.scoring.store import ModelStore

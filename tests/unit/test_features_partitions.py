@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from agents.features_io import Partitions, RawRecord
+from agents.customer_features.partitions import Partitions, RawRecord
 from features.definitions import Rules
 from features.engine import FeatureEngine
 from streams.core.settings import Settings

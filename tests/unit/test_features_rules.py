@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
-from agents.features import rules_of
+from agents.customer_features.agent import rules_of
 from features.batch import recompute
 from features.definitions import Rules, Vector
 from features.engine import FeatureEngine

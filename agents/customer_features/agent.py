@@ -6,10 +6,10 @@ the event is being processed, so the changelog record lands in the event's own
 partition. Redelivered records and re-forwarded copies are skipped (see the
 engine); erasures delete the entry (a tombstone) and keep a marker in the
 ``features-erasures`` table. Each partition is read without holes: records Faust
-drops around a rebalance are read back from Kafka (:mod:`agents.features_io`). A
-timer publishes the changed customers to Redis and the compacted ``features``
-topic (:mod:`features.publisher`); after every recovery the worker republishes all
-customers of its partitions.
+drops around a rebalance are read back from Kafka
+(:mod:`agents.customer_features.partitions`). A timer publishes the changed customers
+to Redis and the compacted ``features`` topic (:mod:`features.publisher`); after every
+recovery the worker republishes all customers of its partitions.
 
 No exception escapes the agent: an event it cannot parse, or an unexpected error,
 is dead-lettered with its original bytes and the reason.
@@ -27,7 +27,7 @@ import faust
 from mode import BaseSignalT
 from pydantic import ValidationError
 
-from agents.features_io import Partitions, RawRecord
+from agents.customer_features.partitions import Partitions, RawRecord
 from features import metrics as fmetrics
 from features.definitions import Rules, Vector
 from features.engine import FeatureEngine, Status
@@ -191,7 +191,7 @@ class FeatureAgent:
 
     async def on_recovered(self) -> None:
         """Recovery done, streams not resumed yet: prepare the new partitions now (see
-        ``agents.features_io``) and republish every customer in the background."""
+        ``agents.customer_features.partitions``) and republish every customer in the background."""
         await self.partitions.prepare(self.active_partitions())
         task = asyncio.ensure_future(self._resync())
         self._tasks.add(task)
