@@ -12,7 +12,7 @@ import pytest
 
 from streams.core.settings import Settings
 from streams.stack import control
-from tests.integration.workers import WorkerProcess, free_port
+from tests.support.workers import WorkerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

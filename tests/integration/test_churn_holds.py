@@ -12,9 +12,9 @@ import orjson
 
 from agents.scoring.store import ModelStore
 from tests.integration.conftest import Scope
-from tests.integration.features_support import WORKER_ENV, send, wait_processed
-from tests.integration.kafka_io import end_offsets, wait_committed
-from tests.integration.workers import WorkerProcess, metric
+from tests.support.features_worker import WORKER_ENV, send, wait_processed
+from tests.support.kafka_io import end_offsets, wait_committed
+from tests.support.workers import WorkerProcess, metric
 
 CUSTOMERS = 40
 HORIZON_S = 30 * 86_400

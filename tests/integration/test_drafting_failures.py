@@ -16,11 +16,11 @@ import orjson
 from agents.drafting.store import DraftStore
 from schemas.published import DeadLetter, ReplyRequest
 from tests.integration.conftest import Scope
-from tests.integration.kafka_io import collect, produce
 from tests.integration.test_drafting_worker import NOW, event, message, wire, worker_env
-from tests.integration.workers import WorkerProcess
 from tests.support.drafting import fault
 from tests.support.fault_llm import FaultLLM
+from tests.support.kafka_io import collect, produce
+from tests.support.workers import WorkerProcess
 
 __all__ = ["fault"]
 

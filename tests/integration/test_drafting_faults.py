@@ -12,9 +12,9 @@ import pytest
 
 from agents.drafting.build import build_drafter
 from agents.drafting.llm.degrade import Degrader
-from tests.integration.workers import free_port
 from tests.support.drafting import drafter_for, fault, request, settings_for
 from tests.support.fault_llm import FaultLLM
+from tests.support.workers import free_port
 
 __all__ = ["fault"]
 

@@ -37,10 +37,10 @@ from streams.cli.main_job_drain import drain
 from streams.core.runtime import MAX_RECORD_BYTES
 from streams.topics import consumed_roles
 from tests.integration.conftest import Scope
-from tests.integration.events_factory import ids_of
-from tests.integration.kafka_io import BOOTSTRAP, collect
 from tests.integration.test_sink import sql
-from tests.integration.workers import WorkerProcess, metric
+from tests.support.events_factory import ids_of
+from tests.support.kafka_io import BOOTSTRAP, collect
+from tests.support.workers import WorkerProcess, metric
 
 OFF = {"RAPPORT_DRAFTING_ENABLED": "false"}
 SOURCES = "bitext,banking77,telco,synthetic"

@@ -17,10 +17,10 @@ from streams.cli.evaluate_drafts import Similarity
 from streams.core.settings import Settings
 from streams.replay.datasets import bitext, bitext_references
 from tests.integration.conftest import Scope
-from tests.integration.features_support import WORKER_ENV
-from tests.integration.kafka_io import collect, produce
 from tests.integration.test_sink import sql
-from tests.integration.workers import WorkerProcess
+from tests.support.features_worker import WORKER_ENV
+from tests.support.kafka_io import collect, produce
+from tests.support.workers import WorkerProcess
 
 pytestmark = pytest.mark.llm
 EVENTS = 30

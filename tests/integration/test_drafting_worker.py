@@ -18,11 +18,11 @@ import orjson
 from schemas.published import Insight
 from streams.replay.datasets import bitext
 from tests.integration.conftest import Scope
-from tests.integration.features_support import WORKER_ENV
-from tests.integration.kafka_io import Record, collect, produce
-from tests.integration.workers import WorkerProcess
 from tests.support.drafting import fault
 from tests.support.fault_llm import FaultLLM
+from tests.support.features_worker import WORKER_ENV
+from tests.support.kafka_io import Record, collect, produce
+from tests.support.workers import WorkerProcess
 
 __all__ = ["fault"]
 NOW = datetime.now(UTC) - timedelta(minutes=5)

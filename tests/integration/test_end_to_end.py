@@ -9,9 +9,9 @@ from collections.abc import Callable
 from streams.core.settings import Settings
 from streams.stack import control
 from tests.integration.conftest import Scope
-from tests.integration.events_factory import batch, ids_of
-from tests.integration.kafka_io import collect, produce
-from tests.integration.workers import WorkerProcess
+from tests.support.events_factory import batch, ids_of
+from tests.support.kafka_io import collect, produce
+from tests.support.workers import WorkerProcess
 
 
 async def test_events_flow_through_ingest_exactly_once(

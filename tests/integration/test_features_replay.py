@@ -16,7 +16,8 @@ from datetime import timedelta
 import orjson
 
 from tests.integration.conftest import Scope
-from tests.integration.features_support import (
+from tests.support.features import diff
+from tests.support.features_worker import (
     WORKER_ENV,
     converge,
     events_of,
@@ -28,9 +29,8 @@ from tests.integration.features_support import (
     truth,
     wire,
 )
-from tests.integration.kafka_io import collect
-from tests.integration.workers import WorkerProcess
-from tests.unit.features_support import diff
+from tests.support.kafka_io import collect
+from tests.support.workers import WorkerProcess
 
 N = 3_000
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from tests.integration.conftest import Scope
-from tests.integration.features_support import (
+from tests.support.features_worker import (
     WORKER_ENV,
     converge,
     replay,
@@ -17,7 +17,7 @@ from tests.integration.features_support import (
     wait_processed,
     wire,
 )
-from tests.integration.workers import WorkerProcess
+from tests.support.workers import WorkerProcess
 
 N = 4_500
 

@@ -8,7 +8,8 @@ import asyncio
 from collections.abc import Callable
 
 from tests.integration.conftest import Scope
-from tests.integration.features_support import (
+from tests.support.features import diff
+from tests.support.features_worker import (
     WORKER_ENV,
     converge,
     features_json,
@@ -19,8 +20,7 @@ from tests.integration.features_support import (
     truth,
     wire,
 )
-from tests.integration.workers import WorkerProcess
-from tests.unit.features_support import diff
+from tests.support.workers import WorkerProcess
 
 N = 4_500
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from streams.cli.main_job import create_topics
 from tests.integration.conftest import Scope
-from tests.integration.events_factory import batch, ids_of
-from tests.integration.kafka_io import collect, produce
-from tests.integration.workers import WorkerProcess
+from tests.support.events_factory import batch, ids_of
+from tests.support.kafka_io import collect, produce
+from tests.support.workers import WorkerProcess
 
 READY_FIELDS = {"ready", "assigned_partitions", "tables_recovered", "rebalancing"}
 

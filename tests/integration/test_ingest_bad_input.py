@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.corpus.bad_inputs import bad_inputs, valid_events
 from tests.integration.conftest import Scope
-from tests.integration.events_factory import ids_of
-from tests.integration.kafka_io import collect, produce
-from tests.integration.workers import WorkerProcess
+from tests.support.events_factory import ids_of
+from tests.support.kafka_io import collect, produce
+from tests.support.workers import WorkerProcess
 
 
 def dead_letter_counts(port: int) -> Counter[str]:

@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.lag import group_lag
 from tests.integration.conftest import Scope
-from tests.integration.events_factory import batch
-from tests.integration.kafka_io import collect, produce
-from tests.integration.workers import WorkerProcess
+from tests.support.events_factory import batch
+from tests.support.kafka_io import collect, produce
+from tests.support.workers import WorkerProcess
 
 
 def lag_gauges(port: int, topic: str) -> dict[str, float]:

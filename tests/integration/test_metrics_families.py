@@ -15,11 +15,11 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import Scope
-from tests.integration.features_support import WORKER_ENV
-from tests.integration.kafka_io import produce
-from tests.integration.workers import WorkerProcess
 from tests.support.drafting import fault
 from tests.support.fault_llm import FaultLLM
+from tests.support.features_worker import WORKER_ENV
+from tests.support.kafka_io import produce
+from tests.support.workers import WorkerProcess
 
 __all__ = ["fault"]
 CUSTOMERS = [f"m{i}" for i in range(4)]

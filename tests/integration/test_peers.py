@@ -18,8 +18,8 @@ from streams.bench.features import feature_events
 from streams.bench.peers import run_peers_bench
 from streams.core.settings import Settings
 from tests.integration.conftest import Scope
-from tests.integration.kafka_io import collect, create_topic, produce
-from tests.integration.workers import WorkerProcess, free_port
+from tests.support.kafka_io import collect, create_topic, produce
+from tests.support.workers import WorkerProcess, free_port
 
 N = 3_000
 

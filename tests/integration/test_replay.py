@@ -11,9 +11,9 @@ import pytest
 from streams.replay import SOURCES, merge
 from streams.replay.produce import produce_records
 from tests.integration.conftest import Scope
-from tests.integration.events_factory import ids_of
-from tests.integration.kafka_io import collect, end_offsets, wait_committed
-from tests.integration.workers import WorkerProcess
+from tests.support.events_factory import ids_of
+from tests.support.kafka_io import collect, end_offsets, wait_committed
+from tests.support.workers import WorkerProcess
 
 PER_SOURCE = 600
 

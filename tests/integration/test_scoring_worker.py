@@ -16,11 +16,11 @@ from agents.scoring.store import ModelStore
 from schemas.events import Event, parse_event
 from schemas.published import Insight
 from tests.integration.conftest import Scope
-from tests.integration.features_support import WORKER_ENV, replay, send, wait_processed, wire
-from tests.integration.kafka_io import Record, collect
-from tests.integration.scoring_offline import HASH_SEED
-from tests.integration.scoring_offline import expected as offline
-from tests.integration.workers import WorkerProcess, metric
+from tests.support.features_worker import WORKER_ENV, replay, send, wait_processed, wire
+from tests.support.kafka_io import Record, collect
+from tests.support.scoring_offline import HASH_SEED
+from tests.support.scoring_offline import expected as offline
+from tests.support.workers import WorkerProcess, metric
 
 N = 900
 ENV = {

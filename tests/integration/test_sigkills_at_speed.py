@@ -34,10 +34,10 @@ from streams.cli.main_job import create_topics
 from streams.cli.main_job_drain import drain
 from streams.topics import consumed_roles
 from tests.integration.conftest import Scope
-from tests.integration.features_support import WORKER_ENV, processed, wait_processed
-from tests.integration.kafka_io import BOOTSTRAP, produce
 from tests.integration.test_sink import FAST_REJOIN, QUIET, sql
-from tests.integration.workers import WorkerProcess
+from tests.support.features_worker import WORKER_ENV, processed, wait_processed
+from tests.support.kafka_io import BOOTSTRAP, produce
+from tests.support.workers import WorkerProcess
 
 N = int(os.environ.get("RAPPORT_TEST_SIGKILL_EVENTS", "200000"))
 KILLS = 3

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from tests.integration.conftest import Scope
-from tests.integration.kafka_io import collect, produce
-from tests.integration.workers import WorkerProcess
+from tests.support.kafka_io import collect, produce
+from tests.support.workers import WorkerProcess
 
 Event = dict[str, Any]
 FAST_REJOIN = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "2"}

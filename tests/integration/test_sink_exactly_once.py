@@ -20,7 +20,6 @@ import pytest
 from sinks.clickhouse.columns import epoch_ms
 from streams.replay import source_records
 from tests.integration.conftest import Scope
-from tests.integration.kafka_io import current_ends, produce, wait_committed
 from tests.integration.test_sink import (
     CHURN,
     FAST_REJOIN,
@@ -33,7 +32,8 @@ from tests.integration.test_sink import (
     sql,
     wait_counts,
 )
-from tests.integration.workers import WorkerProcess
+from tests.support.kafka_io import current_ends, produce, wait_committed
+from tests.support.workers import WorkerProcess
 
 BAD = 12
 """Records that are not JSON: dead-lettered by ingest."""

@@ -12,7 +12,7 @@ import orjson
 from sinks.clickhouse.queries import EXAMPLES
 from tests.integration.conftest import Scope
 from tests.integration.test_sink import QUIET
-from tests.integration.workers import WorkerProcess, free_port
+from tests.support.workers import WorkerProcess, free_port
 
 
 async def rapport(env: dict[str, str], *args: str) -> tuple[int, str, str]:

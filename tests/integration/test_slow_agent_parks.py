@@ -22,13 +22,13 @@ from streams.cli.main_job import create_topics
 from streams.lag import group_lag
 from streams.topics import consumed_roles
 from tests.integration.conftest import Scope
-from tests.integration.kafka_io import collect, produce
 from tests.integration.test_drafting_off import wait_rows
 from tests.integration.test_drafting_worker import NOW, by_request, event, message, wire
 from tests.integration.test_drafting_worker import worker_env as drafting_env
-from tests.integration.workers import WorkerProcess, metric
 from tests.support.drafting import fault
 from tests.support.fault_llm import FaultLLM
+from tests.support.kafka_io import collect, produce
+from tests.support.workers import WorkerProcess, metric
 
 __all__ = ["fault"]
 REQUESTS = 200

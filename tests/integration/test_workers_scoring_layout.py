@@ -34,12 +34,12 @@ from online_models.checkpoint import Checkpointer
 from schemas.events import Event, parse_event
 from schemas.published import Insight
 from tests.integration.conftest import Scope
-from tests.integration.events_factory import ids_of
-from tests.integration.features_support import WORKER_ENV, replay, send, wire
-from tests.integration.kafka_io import collect, end_offsets, wait_committed
-from tests.integration.scoring_offline import HASH_SEED
-from tests.integration.scoring_offline import expected as offline
-from tests.integration.workers import WorkerProcess, metric
+from tests.support.events_factory import ids_of
+from tests.support.features_worker import WORKER_ENV, replay, send, wire
+from tests.support.kafka_io import collect, end_offsets, wait_committed
+from tests.support.scoring_offline import HASH_SEED
+from tests.support.scoring_offline import expected as offline
+from tests.support.workers import WorkerProcess, metric
 
 N = 900
 ENV = {

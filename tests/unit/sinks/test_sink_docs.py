@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sinks.clickhouse.queries import EXAMPLES
 
-README = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
+README = Path(__file__).resolve().parents[3] / "docs" / "analysts.md"
 
 
 def _words(text: str) -> str:

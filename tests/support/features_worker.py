@@ -20,8 +20,8 @@ from streams.replay import ReplayRecord, merge, synthetic, telco
 from streams.replay.datasets import bitext
 from streams.replay.produce import encode
 from tests.integration.conftest import Scope
-from tests.integration.kafka_io import produce
-from tests.unit.features_support import diff
+from tests.support.features import diff
+from tests.support.kafka_io import produce
 
 # what every feature test worker runs with: fast flushes and snapshots, and a short
 # Kafka session so a SIGKILLed member leaves the group in seconds (Faust reads these)

@@ -11,7 +11,7 @@ from agents.scoring.agent import ScoringAgent
 from agents.scoring.report import MetricsReporter
 from schemas.published import Insight
 from streams.core.settings import Settings
-from tests.unit.scoring_support import NOW, Pipeline, event, label, message
+from tests.support.scoring import NOW, Pipeline, event, label, message
 
 
 def labelled(pipe: Pipeline, start: int, count: int) -> None:

@@ -11,7 +11,7 @@ from features.publisher import Publisher
 from features.state import CustomerState
 from features.store import FeatureStore, FeatureStoreError, Row
 from schemas.published import FeatureSnapshot
-from tests.unit.features_support import at, make_event
+from tests.support.features import at, make_event
 
 
 class FakeStore(FeatureStore):

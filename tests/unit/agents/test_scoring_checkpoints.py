@@ -7,7 +7,7 @@ from prometheus_client import REGISTRY
 from agents.scoring.checkpoints import Checkpoints
 from agents.scoring.state import ModelConfig, PartitionModels
 from agents.scoring.store import Stored
-from tests.unit.scoring_support import MemoryStore, Pipeline, label, message
+from tests.support.scoring import MemoryStore, Pipeline, label, message
 
 KEY = b"a-test-key-of-32-bytes-exactly!!"
 

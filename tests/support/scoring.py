@@ -14,7 +14,7 @@ from features.definitions import Rules
 from features.engine import FeatureEngine
 from schemas.events import Event
 from schemas.published import Insight
-from tests.unit.features_support import at, make_event
+from tests.support.features import at, make_event
 
 SCORED = ("applied", "late", "replayed", "erasure")
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

@@ -21,7 +21,7 @@ from schemas.events import parse_event
 from schemas.published import Insight
 from streams.replay import synthetic
 from streams.replay.datasets import bitext
-from tests.unit.scoring_support import NOW, Pipeline, event, label, message
+from tests.support.scoring import NOW, Pipeline, event, label, message
 
 
 def ids(insights: list[Insight]) -> list[str]:

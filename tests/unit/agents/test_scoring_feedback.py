@@ -6,7 +6,7 @@ from prometheus_client import REGISTRY
 
 from agents.drafting.llm.intent import detect
 from schemas.events import Event
-from tests.unit.scoring_support import Pipeline, event, label, message
+from tests.support.scoring import Pipeline, event, label, message
 
 
 def sample(name: str, **labels: str) -> float:

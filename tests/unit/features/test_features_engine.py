@@ -21,7 +21,7 @@ from features.definitions import FEATURE_NAMES, Rules, Vector
 from features.engine import FeatureEngine
 from features.vector import vector
 from schemas.events import Event
-from tests.unit.features_support import (
+from tests.support.features import (
     LoggedTable,
     diff,
     partition_of,

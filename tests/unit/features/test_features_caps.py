@@ -14,8 +14,8 @@ from features.definitions import Rules, Vector
 from features.engine import FeatureEngine
 from features.vector import vector
 from schemas.events import Event
-from tests.unit.features_support import at, diff, make_event, replay_events, with_erasures
-from tests.unit.test_features_engine import run
+from tests.support.features import at, diff, make_event, replay_events, with_erasures
+from tests.unit.features.test_features_engine import run
 
 BURST = 50_000
 

@@ -6,7 +6,7 @@ publication rule derives from them) are bit-exact only under the same
 ``PYTHONHASHSEED``: the workers of the scoring tests run with ``HASH_SEED`` and so
 does this reference run.
 
-    python -m tests.integration.scoring_offline records.jsonl insights.jsonl
+    python -m tests.support.scoring_offline records.jsonl insights.jsonl
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from agents.scoring.agent import config_of
 from schemas.events import Event, parse_event
 from schemas.published import Insight
 from streams.core.settings import Settings
-from tests.unit.scoring_support import score_partitions
+from tests.support.scoring import score_partitions
 
 HASH_SEED: Final = "0"
 
@@ -46,7 +46,7 @@ def expected(
             out.write(orjson.dumps(row) + b"\n")
     child_env = {**os.environ, **env, "PYTHONHASHSEED": HASH_SEED}
     subprocess.run(
-        [sys.executable, "-m", "tests.integration.scoring_offline", str(source), str(target)],
+        [sys.executable, "-m", "tests.support.scoring_offline", str(source), str(target)],
         env=child_env,
         check=True,
         timeout=300,

@@ -11,7 +11,7 @@ from features.definitions import Rules
 from features.engine import FeatureEngine
 from features.state import CustomerState, StateError
 from features.vector import vector
-from tests.unit.features_support import replay_events
+from tests.support.features import replay_events
 
 
 def test_round_trip_of_every_state_after_a_replay() -> None:

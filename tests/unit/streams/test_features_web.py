@@ -17,7 +17,7 @@ from features.state import CustomerState
 from features.store import FeatureStore, FeatureStoreError, Stored
 from features.vector import vector
 from streams.web.features import answer
-from tests.unit.features_support import at, make_event
+from tests.support.features import at, make_event
 
 HERE, THERE = "http://127.0.0.1:7001", "http://127.0.0.1:7002"
 

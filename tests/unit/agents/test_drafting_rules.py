@@ -21,7 +21,7 @@ from agents.drafting.rule import Conversations, decide, next_state
 from streams.core.settings import Settings
 
 BITEXT = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / "data"
     / "Bitext_Sample_Customer_Support_Training_Dataset.csv"
 )

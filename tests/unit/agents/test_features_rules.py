@@ -17,7 +17,7 @@ from features.engine import FeatureEngine
 from features.vector import vector
 from schemas.events import Event
 from streams.core.settings import Settings
-from tests.unit.features_support import at, diff, make_event
+from tests.support.features import at, diff, make_event
 
 RULES = Rules(lateness_s=3_600, cart_abandon_s=3_600)
 
