@@ -7,13 +7,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import BaseModel
 
 from schemas.events import Envelope
 from schemas.published import DeadLetter, DraftedReply, FeatureSnapshot, Insight, ReplyRequest
+from streams.core.kafka_client import client_options
+from streams.core.runtime import MAX_RECORD_BYTES
 from streams.core.settings import Settings, TopicRole
 
 DAY_MS = 86_400_000
@@ -128,3 +132,29 @@ def consumed_roles(settings: Settings) -> list[TopicRole]:
     if not settings.drafting_enabled:
         agents.discard("drafting")
     return [spec.role for spec in topic_specs(settings) if READERS[spec.role] & agents]
+
+
+async def create_topics(settings: Settings, roles: Collection[TopicRole] | None = None) -> None:
+    """Create the topics (of ``roles``, default all) before the worker subscribes: a topic
+    the worker creates itself can be missing from its first assignment (stale metadata),
+    and is then never consumed."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                spec.name,
+                spec.partitions,
+                settings.topic_replication,
+                topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)}
+                | ({"cleanup.policy": "compact"} if spec.compacted else {})
+                | ({} if spec.compacted else {"retention.ms": str(spec.retention_ms)}),
+            )
+            for spec in topic_specs(settings)
+            if spec.name not in existing and (roles is None or spec.role in roles)
+        ]
+        if new:
+            await admin.create_topics(new)
+    finally:
+        await admin.close()

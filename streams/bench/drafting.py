@@ -39,9 +39,9 @@ from streams.bench.harness import (
     proc_stats,
     produce,
 )
-from streams.cli.main_job import start_worker
 from streams.core.settings import Settings
 from streams.stack.procs import stop_child
+from streams.stack.worker import start_worker
 
 TARGET = 0.95
 

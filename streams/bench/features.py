@@ -49,11 +49,11 @@ from streams.bench.restart import (
     partitions_of,
     restart_times,
 )
-from streams.cli.main_job import start_worker
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings
 from streams.replay import synthetic
 from streams.stack.procs import stop_child
+from streams.stack.worker import start_worker
 
 NAME = "rapport ingest+features (2 agents)"
 TARGET_BYTES = 1024

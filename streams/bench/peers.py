@@ -34,10 +34,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.bench.features import feature_events
 from streams.bench.harness import bare_loop_process, free_port, isolated, produce
-from streams.cli.main_job import start_worker
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings
 from streams.stack.procs import stop_child
+from streams.stack.worker import start_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"

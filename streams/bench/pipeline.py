@@ -28,11 +28,11 @@ from streams.bench.harness import (
     proc_stats,
     produce,
 )
-from streams.cli.main_job import start_worker
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings
 from streams.replay import synthetic
 from streams.stack.procs import stop_child
+from streams.stack.worker import start_worker
 
 POLL_S = 0.2
 NAME = "rapport pipeline (ingest+features+scoring+sink)"

@@ -28,9 +28,10 @@ from streams.bench.harness import (
     proc_stats,
     produce,
 )
-from streams.cli.main_job import start_worker
+from streams.bench.pipeline import pipeline
 from streams.core.settings import Settings
 from streams.stack.procs import stop_child
+from streams.stack.worker import start_worker
 
 
 def _rapport_ingest(settings: Settings, n: int, stamp_rate: float | None) -> Result:
@@ -87,8 +88,6 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         half = max(100.0, throughput.events_per_s / 2)
         results.append(_rapport_ingest(lat_settings, min(n, int(half * 20)), half))
     if args.workload in ("all", "pipeline"):
-        from streams.bench.pipeline import pipeline  # noqa: PLC0415
-
         [full] = pipeline(base, n, None)
         results.append(full)
         ratios["pipeline"] = full.events_per_s / results[0].events_per_s

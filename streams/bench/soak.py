@@ -38,12 +38,12 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.bench.harness import isolated
-from streams.cli.main_job import start_worker
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings
 from streams.lag import group_lag
 from streams.replay import synthetic
 from streams.stack.procs import stop_child
+from streams.stack.worker import start_worker
 from streams.topics import topic_specs
 
 DRAIN_TIMEOUT_S = 600.0

@@ -5,20 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -27,16 +22,14 @@ from rich.table import Table
 from streams.cli.main_job_answers import print_answers, print_flow
 from streams.cli.main_job_drain import DrainProgress, DrainResult, Snapshot, drain, snapshot
 from streams.cli.main_job_tail import Tail
-from streams.core.errors import StackError
-from streams.core.kafka_client import client_options
-from streams.core.runtime import MAX_RECORD_BYTES
-from streams.core.settings import Settings, TopicRole
+from streams.core.settings import Settings
 from streams.replay import source_records
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
 from streams.stack import control
-from streams.stack.procs import port_open, stop_child, wait_until
-from streams.topics import consumed_roles, topic_specs
+from streams.stack.procs import stop_child
+from streams.stack.worker import start_worker
+from streams.topics import consumed_roles, create_topics
 
 
 @dataclass
@@ -88,71 +81,6 @@ def scrape(port: int) -> dict[str, float]:
             elif sample.name == "rapport_dead_letters_total":
                 out[f"dlq:{sample.labels['reason_code']}"] = sample.value
     return out
-
-
-def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    """A ``rapport worker`` child, returned once ``/ready``; never left behind on failure."""
-    if port_open(settings.web_host, settings.web_port, timeout=1.0):
-        # another worker would answer our readiness probe: refuse instead of trusting it
-        msg = (
-            f"web port {settings.web_host}:{settings.web_port} is taken by another process "
-            "(a worker still running?): stop it or set RAPPORT_WEB_PORT"
-        )
-        raise StackError(msg)
-    log_path = settings.data_dir / "worker.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, **settings.to_env()},
-        )
-    try:
-        wait_until(
-            partial(_ready, settings.web_port), 180, "worker", alive=lambda: proc.poll() is None
-        )
-    except BaseException as exc:  # Ctrl-C or not ready: stop it before passing the error on
-        stop_child(proc)
-        if isinstance(exc, StackError):
-            raise StackError(f"{exc}; see {log_path}") from exc
-        raise
-    return proc
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2):
-            return True
-    except OSError:  # not listening yet, or 503 (HTTPError) until assigned and recovered
-        return False
-
-
-async def create_topics(settings: Settings, roles: Collection[TopicRole] | None = None) -> None:
-    """Create the topics (of ``roles``, default all) before the worker subscribes: a topic
-    the worker creates itself can be missing from its first assignment (stale metadata),
-    and is then never consumed."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        new = [
-            NewTopic(
-                spec.name,
-                spec.partitions,
-                settings.topic_replication,
-                topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)}
-                | ({"cleanup.policy": "compact"} if spec.compacted else {})
-                | ({} if spec.compacted else {"retention.ms": str(spec.retention_ms)}),
-            )
-            for spec in topic_specs(settings)
-            if spec.name not in existing and (roles is None or spec.role in roles)
-        ]
-        if new:
-            await admin.create_topics(new)
-    finally:
-        await admin.close()
 
 
 def _run_prefix() -> str:

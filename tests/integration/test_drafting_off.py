@@ -32,10 +32,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams.cli.main_job import create_topics
 from streams.cli.main_job_drain import drain
 from streams.core.runtime import MAX_RECORD_BYTES
-from streams.topics import consumed_roles
+from streams.topics import consumed_roles, create_topics
 from tests.integration.conftest import Scope
 from tests.integration.test_sink import sql
 from tests.support.events_factory import ids_of

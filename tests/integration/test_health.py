@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from streams.cli.main_job import create_topics
+from streams.topics import create_topics
 from tests.integration.conftest import Scope
 from tests.support.events_factory import batch, ids_of
 from tests.support.kafka_io import collect, produce

@@ -30,9 +30,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from streams.bench.pipeline import mixed_events
-from streams.cli.main_job import create_topics
 from streams.cli.main_job_drain import drain
-from streams.topics import consumed_roles
+from streams.topics import consumed_roles, create_topics
 from tests.integration.conftest import Scope
 from tests.integration.test_sink import FAST_REJOIN, QUIET, sql
 from tests.support.features_worker import WORKER_ENV, processed, wait_processed

@@ -18,9 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas.published import ReplyRequest
-from streams.cli.main_job import create_topics
 from streams.lag import group_lag
-from streams.topics import consumed_roles
+from streams.topics import consumed_roles, create_topics
 from tests.integration.conftest import Scope
 from tests.integration.test_drafting_off import wait_rows
 from tests.integration.test_drafting_worker import NOW, by_request, event, message, wire
