@@ -6,3 +6,26 @@
 - :mod:`sinks.pii_mask`: the masking of free text before it is stored;
 - :mod:`sinks.metrics`: the sink's Prometheus families.
 """
+
+from sinks.base import (
+    Batch,
+    BatchingSink,
+    BatchPolicy,
+    Origin,
+    Rejected,
+    RetryPolicy,
+    SinkError,
+)
+from sinks.clickhouse.sink import ClickHouseSink, QueryLimits
+
+__all__ = [
+    "Batch",
+    "BatchPolicy",
+    "BatchingSink",
+    "ClickHouseSink",
+    "Origin",
+    "QueryLimits",
+    "Rejected",
+    "RetryPolicy",
+    "SinkError",
+]
