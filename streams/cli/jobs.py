@@ -37,6 +37,7 @@ def replay_with_progress(settings: Settings, names: list[str], args: argparse.Na
                 rate=args.rate,
                 id_prefix=args.id_prefix,
                 progress=lambda n: bar.update(task, completed=n),
+                live=bool(args.now and args.rate),
             )
         )
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_type.items()))
@@ -84,7 +85,12 @@ def _replay_options(parser: argparse.ArgumentParser, limit: int) -> None:
     parser.add_argument("--rate", type=float, default=None, help="events/s (default: max)")
     parser.add_argument("--tweets", default=None, help="path of Tweets.csv (not vendored)")
     parser.add_argument("--id-prefix", default="", help="prefix event ids (a distinct run)")
-    parser.add_argument("--now", action="store_true", help="shift event times to start now")
+    parser.add_argument(
+        "--now",
+        action="store_true",
+        help="event times from now: with --rate, each event is stamped as it is sent "
+        "(its lag behind the dataset's clock kept: out-of-order and late events stay so)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from streams.core.kafka_client import client_options
 from streams.core.settings import Settings
 from streams.replay.base import ReplayRecord
+from streams.replay.pacing import LiveClock
 
 Progress = Callable[[int], None]
 
@@ -53,8 +54,11 @@ async def produce_records(
     rate: float | None = None,
     id_prefix: str = "",
     progress: Progress | None = None,
+    live: bool = False,
 ) -> ReplayStats:
-    """Send every record (acks=all, idempotent); ``rate`` in events/s, None for full speed."""
+    """Send every record (acks=all, idempotent); ``rate`` in events/s, None for full speed;
+    ``live``: each record's event time is its send time, less its lag behind the dataset's
+    clock (:class:`~streams.replay.pacing.LiveClock`)."""
     producer = AIOKafkaProducer(
         **client_options(settings),
         acks="all",
@@ -68,7 +72,10 @@ async def produce_records(
     started = time.monotonic()
     try:
         pending: list[asyncio.Future[Any]] = []
+        clock = LiveClock() if live else None
         for record in records:
+            if clock is not None:
+                record = clock.stamp(record)  # noqa: PLW2901 - the record as it is sent
             key, value = encode(record, id_prefix)
             pending.append(await producer.send(topic, key=key, value=value))
             stats.produced += 1
