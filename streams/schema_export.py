@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from schemas.events import EVENT_ADAPTER, EVENT_TYPES, SCHEMA_VERSION, Envelope
+from streams.core.kafka_client import brokers
 from streams.core.settings import Settings
 from streams.topics import TopicSpec, topic_specs
 
@@ -114,7 +115,7 @@ def asyncapi_document(specs: list[TopicSpec]) -> JsonObject:
         "defaultContentType": "application/json",
         "servers": {
             "local": {
-                "host": settings.kafka_bootstrap_servers.split(",")[0],
+                "host": brokers(settings)[0],
                 "protocol": "kafka",
                 "description": "The local stack's broker (default settings).",
             },
