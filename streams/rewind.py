@@ -6,10 +6,9 @@ group with active members is refused: they would overwrite the offsets at their 
 commit), :func:`plan` computes each partition's new offset (the first record at or after
 the time; the end where none is), and :func:`apply` commits them for the group. The
 workers read again from there: ClickHouse tables replace rows by their ids, so the
-interactions and each message's insights stay exact (measured in
-``tests/integration/test_rewind.py``). Churn and segment insights, published for a
-customer's latest event of a batch, are published again for re-read events (a known gap:
-re-forwarded copies reach scoring).
+interactions and each message's insights stay exact (``tests/integration/test_rewind.py``).
+Churn and segment insights are published per customer on their own schedule (holds,
+coalescing within a batch); the test does not compare them.
 """
 
 from __future__ import annotations
