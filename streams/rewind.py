@@ -7,8 +7,9 @@ commit), :func:`plan` computes each partition's new offset (the first record at 
 the time; the end where none is), and :func:`apply` commits them for the group. The
 workers read again from there: ClickHouse tables replace rows by their ids, so the
 interactions and each message's insights stay exact (``tests/integration/test_rewind.py``).
-Churn and segment insights are published per customer on their own schedule (holds,
-coalescing within a batch); the test does not compare them.
+Churn, segment and anomaly insights are published by a rule (a changed value, or every
+N events) whose state a re-read event does not consult: a re-read event publishes its
+own, so a re-run adds rows of those models (``agents.scoring.tabular``).
 """
 
 from __future__ import annotations

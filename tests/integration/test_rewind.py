@@ -53,9 +53,9 @@ async def committed(group: str, tps: list[TopicPartition]) -> dict[TopicPartitio
 
 
 PER_MESSAGE = "WHERE model IN ('sentiment', 'intent')"
-"""Insights of each message. Churn and segment insights are published per customer on
-their own schedule (holds, coalescing within a batch): their count after the re-run
-differed (125 against 50 per model for 50 customers) and is not compared here."""
+"""Insights of each message. Churn, segment and anomaly insights are published by a rule
+that a re-read event does not consult (``agents.scoring.tabular``: a replayed event
+publishes its own), so a re-run adds rows of those: 125 against 50 per model here."""
 
 
 def stored(worker: WorkerProcess) -> dict[str, int]:
