@@ -21,11 +21,16 @@ def replay_with_progress(settings: Settings, names: list[str], args: argparse.Na
     from streams.stack.control import require_broker  # noqa: PLC0415
 
     require_broker(settings)  # one line naming the setting, not aiokafka's retries
-    start = datetime.now(UTC).replace(microsecond=0) if args.now else None
-    from streams.replay import source_records  # noqa: PLC0415
+    from streams.replay import timed_records  # noqa: PLC0415
 
-    records = source_records(
-        names, seed=args.seed, limit=args.limit, start=start, tweets_path=args.tweets
+    live = bool(args.now and args.rate)
+    records = timed_records(
+        names,
+        seed=args.seed,
+        limit=args.limit,
+        tweets_path=args.tweets,
+        now=datetime.now(UTC).replace(microsecond=0) if args.now else None,
+        live=live,
     )
     columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=args.quiet) as bar:
@@ -37,7 +42,7 @@ def replay_with_progress(settings: Settings, names: list[str], args: argparse.Na
                 rate=args.rate,
                 id_prefix=args.id_prefix,
                 progress=lambda n: bar.update(task, completed=n),
-                live=bool(args.now and args.rate),
+                live=live,
             )
         )
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_type.items()))
@@ -88,8 +93,9 @@ def _replay_options(parser: argparse.ArgumentParser, limit: int) -> None:
     parser.add_argument(
         "--now",
         action="store_true",
-        help="event times from now: with --rate, each event is stamped as it is sent "
-        "(its lag behind the dataset's clock kept: out-of-order and late events stay so)",
+        help="event times near now: with --rate, each event is stamped as it is sent (its "
+        "lag behind the dataset's clock kept: out-of-order and late events stay so); at full "
+        "speed, the dataset's timeline shifted to end now",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -23,7 +23,7 @@ from streams.cli.main_job_answers import print_answers, print_flow
 from streams.cli.main_job_drain import DrainProgress, DrainResult, Snapshot, drain, snapshot
 from streams.cli.main_job_tail import Tail
 from streams.core.settings import Settings
-from streams.replay import source_records
+from streams.replay import timed_records
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
 from streams.stack import control
@@ -232,13 +232,14 @@ def _replay(
 ) -> tuple[int, float, DrainResult]:
     """Replay the sources, then wait (up to ``--drain-timeout``) until the worker's group
     has processed everything (:mod:`streams.cli.main_job_drain`), with a progress bar."""
-    start = datetime.now(UTC).replace(microsecond=0) if args.now else None
-    records = source_records(
+    stamp_live = bool(args.now and args.rate)
+    records = timed_records(
         _available(console, args.source.split(","), args.tweets),
         seed=args.seed,
         limit=args.limit,
-        start=start,
         tweets_path=args.tweets,
+        now=datetime.now(UTC).replace(microsecond=0) if args.now else None,
+        live=stamp_live,
     )
     plain = args.quiet or not console.is_terminal
     progress = DrainProgress(console, watch.base, plain=plain, prefix=settings.topic_prefix)
@@ -252,7 +253,14 @@ def _replay(
             live.update(view.table())
 
         stats = asyncio.run(
-            produce_records(settings, records, rate=args.rate, id_prefix=prefix, progress=replayed)
+            produce_records(
+                settings,
+                records,
+                rate=args.rate,
+                id_prefix=prefix,
+                progress=replayed,
+                live=stamp_live,
+            )
         )
         if plain:
             console.print(f"    replayed {stats.produced:,}; waiting for lag 0")

@@ -13,12 +13,13 @@ No Kafka here: ``rapport replay`` produces these records.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Final
 
 from streams.replay.base import DEFAULT_START, ReplayError, ReplayRecord, SourceFn, merge
 from streams.replay.datasets import banking77, bitext, bitext_references, tweets
+from streams.replay.pacing import ending_at
 from streams.replay.synthetic import synthetic
 from streams.replay.telco import CHURN_HORIZON, telco
 
@@ -48,6 +49,28 @@ def source_records(
     return merge(*streams)
 
 
+def timed_records(
+    names: list[str],
+    *,
+    seed: int,
+    limit: int,
+    tweets_path: str | None,
+    now: datetime | None = None,
+    live: bool = False,
+) -> Iterable[Any]:
+    """:func:`source_records` with their times: from the fixed start by default; with
+    ``now`` and ``live`` (a paced replay), from ``now``, each record then stamped as it is
+    sent (:class:`~streams.replay.pacing.LiveClock`); with ``now`` alone (full speed), the
+    whole timeline shifted to end at ``now`` (:func:`~streams.replay.pacing.ending_at`):
+    nothing dated ahead of the clock."""
+    if now is None or live:
+        return source_records(names, seed=seed, limit=limit, start=now, tweets_path=tweets_path)
+    return ending_at(
+        lambda: source_records(names, seed=seed, limit=limit, start=None, tweets_path=tweets_path),
+        now,
+    )
+
+
 __all__ = [
     "CHURN_HORIZON",
     "DEFAULT_START",
@@ -62,5 +85,6 @@ __all__ = [
     "source_records",
     "synthetic",
     "telco",
+    "timed_records",
     "tweets",
 ]

@@ -1,4 +1,4 @@
-"""Live pacing: event times that follow the wall clock as the records are sent.
+"""Event times near now: live pacing, or a compressed timeline that ends now.
 
 A dataset's own timeline runs at its own pace (the synthetic source: customer visits per
 hour), so replayed at a fixed rate its event times drift away from the clock, and the
@@ -7,6 +7,10 @@ ingest refuses those that lead it by more than ``RAPPORT_MAX_FUTURE_SKEW_S``
 keeping the dataset's order and how far each record trails the dataset's own clock
 (the latest event time seen so far): an in-order record is stamped with the send time,
 an out-of-order or late one that much earlier, so the stream keeps its shares of both.
+
+Replayed at full speed instead, a timeline starting now would run ahead of the clock just
+the same; :func:`ending_at` shifts the dataset's whole timeline so that its latest event
+is now: the compressed timeline is kept, and nothing is dated ahead of the clock.
 
 >>> from datetime import timedelta
 >>> t0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -20,7 +24,7 @@ an out-of-order or late one that much earlier, so the stream keeps its shares of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,7 +47,32 @@ class LiveClock:
         at = record.at
         if self.watermark is None or at > self.watermark:
             self.watermark = at
-        live = self.now() - (self.watermark - at)
-        event = dict(record.event)
-        event["occurred_at"] = live.isoformat()
-        return ReplayRecord(live, record.customer_id, event)
+        return restamp(record, self.now() - (self.watermark - at))
+
+
+def restamp(record: ReplayRecord, at: datetime) -> ReplayRecord:
+    """``record`` with its event time (and the event's ``occurred_at``) set to ``at``."""
+    event = dict(record.event)
+    event["occurred_at"] = at.isoformat()
+    return ReplayRecord(at, record.customer_id, event)
+
+
+def ending_at(make: Callable[[], Iterable[ReplayRecord]], end: datetime) -> Iterator[ReplayRecord]:
+    """The records of ``make()`` with their timeline shifted to end at ``end``.
+
+    ``make`` is called twice (the sources are seeded: the same records each time): once
+    for the latest event time, once to yield, so nothing is held in memory.
+
+    >>> from datetime import timedelta
+    >>> t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    >>> def make():
+    ...     return [ReplayRecord(t0 + timedelta(hours=h), "c", {}) for h in (0, 5, 3)]
+    >>> [r.event["occurred_at"] for r in ending_at(make, datetime(2026, 6, 1, tzinfo=UTC))]
+    ['2026-05-31T19:00:00+00:00', '2026-06-01T00:00:00+00:00', '2026-05-31T22:00:00+00:00']
+    """
+    latest = max((r.at for r in make()), default=None)
+    if latest is None:
+        return
+    shift = end - latest
+    for record in make():
+        yield restamp(record, record.at + shift)
