@@ -70,7 +70,7 @@ async def test_a_full_speed_replay_from_now_keeps_its_timeline_and_ends_now(
     dlq = await collect(scope.topic("dlq"), 0, timeout=1, settle=1)
     assert [r.json()["reason_code"] for r in dlq] == []
     assert len(set(ids_of([r.value for r in out]))) == N
-    # the dataset's own timeline (hours of customer visits), moved to end at the replay's
+    # the dataset's own timeline (an hour of customer visits), moved to end at the replay's
     # start: the same gaps between events, the latest one not ahead of the clock
     times = sorted(datetime.fromisoformat(str(r.json()["occurred_at"])) for r in out)
     own = sorted(
@@ -78,4 +78,4 @@ async def test_a_full_speed_replay_from_now_keeps_its_timeline_and_ends_now(
     )
     assert times[-1] <= ended
     assert [b - a for a, b in pairwise(times)] == [b - a for a, b in pairwise(own)]
-    assert own[-1] - own[0] > timedelta(hours=1)  # far more than the seconds it took to send
+    assert own[-1] - own[0] > timedelta(minutes=30)  # far more than the seconds of sending
