@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,9 +56,37 @@ async def produce_records(
     progress: Progress | None = None,
     live: bool = False,
 ) -> ReplayStats:
-    """Send every record (acks=all, idempotent); ``rate`` in events/s, None for full speed;
-    ``live``: each record's event time is its send time, less its lag behind the dataset's
-    clock (:class:`~streams.replay.pacing.LiveClock`)."""
+    """Send every record (:func:`send_pairs`); ``live``: each record's event time is its
+    send time, less its lag behind the dataset's clock
+    (:class:`~streams.replay.pacing.LiveClock`)."""
+    stats = ReplayStats()
+    clock = LiveClock() if live else None
+
+    def pairs() -> Iterator[tuple[bytes, bytes]]:
+        for record in records:
+            if clock is not None:
+                record = clock.stamp(record)  # noqa: PLW2901 - the record as it is sent
+            stats.by_type[str(record.event["type"])] += 1
+            yield encode(record, id_prefix)
+
+    started = time.monotonic()
+    stats.produced = await send_pairs(settings, pairs(), rate=rate, progress=progress)
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+async def send_pairs(
+    settings: Settings,
+    pairs: Iterable[tuple[bytes, bytes]],
+    *,
+    rate: float | None = None,
+    progress: Progress | None = None,
+    chunk: int = 2000,
+) -> int:
+    """Send (key, value) pairs to the interactions topic (acks=all, idempotent), lazily
+    (each pair is made as it is sent); ``rate`` in records/s, None for full speed.
+    ``progress(n)`` after every ``chunk`` records: the first ``n`` are acknowledged by
+    Kafka. Returns how many were sent."""
     producer = AIOKafkaProducer(
         **client_options(settings),
         acks="all",
@@ -67,32 +95,26 @@ async def produce_records(
         max_batch_size=262_144,
     )
     topic = settings.topic_name("interactions")
-    stats = ReplayStats()
+    sent = 0
     await producer.start()
     started = time.monotonic()
     try:
         pending: list[asyncio.Future[Any]] = []
-        clock = LiveClock() if live else None
-        for record in records:
-            if clock is not None:
-                record = clock.stamp(record)  # noqa: PLW2901 - the record as it is sent
-            key, value = encode(record, id_prefix)
+        for key, value in pairs:
             pending.append(await producer.send(topic, key=key, value=value))
-            stats.produced += 1
-            stats.by_type[str(record.event["type"])] += 1
-            if len(pending) >= 2000:
+            sent += 1
+            if len(pending) >= chunk:
                 await asyncio.gather(*pending)
                 pending.clear()
                 if progress:
-                    progress(stats.produced)
+                    progress(sent)
             if rate:
-                ahead = stats.produced / rate - (time.monotonic() - started)
+                ahead = sent / rate - (time.monotonic() - started)
                 if ahead > 0.005:
                     await asyncio.sleep(ahead)
         await asyncio.gather(*pending)
         if progress:
-            progress(stats.produced)
+            progress(sent)
     finally:
         await producer.stop()
-    stats.seconds = time.monotonic() - started
-    return stats
+    return sent
