@@ -6,6 +6,8 @@ types here (numbers, times, lists, mapped values); the contract itself (required
 fields, ranges, ids) is checked afterwards by the ingest's own validation, so an
 import refuses exactly what the ingest would refuse, with the same reason codes.
 
+With ``type_from``, a row keeps only the mapped fields of its own event type.
+
 The event id is ``{source}-{value}`` of the mapped ``event_id`` column if there is one
 (ids of two systems may collide; the ingest de-duplicates by event id), else
 ``{source}-{digest}``: a digest of the group's rows (with the event type and the
@@ -36,7 +38,7 @@ from typing import Any, Final
 
 import orjson
 
-from streams.backfill.mapping import Mapping
+from streams.backfill.mapping import EVENT_TYPES, Mapping
 
 Row = dict[str, Any]
 FLOATS: Final = frozenset({"amount", "unit_price", "monthly_charges"})
@@ -88,6 +90,9 @@ def _convert(group: Sequence[tuple[int, Row]], mapping: Mapping) -> Converted:
             event[name] = _value(name, column, cell, mapping)
     for name, value in mapping.constants.items():
         event.setdefault(name, value)
+    model = EVENT_TYPES.get(event["type"])
+    if mapping.type_from and model is not None:  # rows of several types: each its own fields
+        event = {k: v for k, v in event.items() if k in model.model_fields}
     if "customer_id" not in event:
         raise _CellError("missing_column", f"column {mapping.fields['customer_id']!r} is empty")
     if "occurred_at" not in event:
