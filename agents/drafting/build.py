@@ -44,6 +44,7 @@ def build_drafter(s: DraftingSettings) -> Drafter:
         low_priority=frozenset(s.drafting_low_priority_intents),
         cost_prompt_per_1k=s.drafting_cost_prompt_per_1k_usd,
         cost_completion_per_1k=s.drafting_cost_completion_per_1k_usd,
+        restore_contacts=s.drafting_restore_contacts,
     )
     return Drafter(client, redactor, guard, config)
 

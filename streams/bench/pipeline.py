@@ -49,7 +49,7 @@ def mixed_events(n: int, run: str) -> list[tuple[bytes, bytes]]:
     return out
 
 
-async def _insight_latencies(
+async def insight_latencies(
     settings: Settings, count: int, timeout: float
 ) -> list[tuple[float, float]]:
     """Broker timestamp (ms) and its lag behind the event time (ms) of the first ``count``
@@ -72,7 +72,7 @@ async def _insight_latencies(
     return out
 
 
-async def _insight_count(settings: Settings) -> int:
+async def insight_count(settings: Settings) -> int:
     topic = settings.topic_name("insights")
     consumer = AIOKafkaConsumer(
         topic, **client_options(settings), group_id=None, auto_offset_reset="earliest"
@@ -116,8 +116,8 @@ def pipeline(settings: Settings, n: int, rate: float | None) -> list[Result]:
         done = asyncio.run(drained(run, 1800))
         start = asyncio.run(first_timestamp(run, run.topic_name("events"), 60))
         cpu, rss = proc_stats(worker.pid)
-        insights = asyncio.run(_insight_count(run))
-        latencies = asyncio.run(_insight_latencies(run, insights, 120)) if rate else []
+        insights = asyncio.run(insight_count(run))
+        latencies = asyncio.run(insight_latencies(run, insights, 120)) if rate else []
     finally:
         stop_child(worker)  # SIGTERM, then SIGKILL: never left behind
     eps = n / max(1e-3, done - start)

@@ -70,6 +70,7 @@ BENCHES = {
     "soak": ("streams.bench.soak", "run_soak"),
     "peers": ("streams.bench.peers", "run_peers_bench"),
     "drafting": ("streams.bench.drafting", "run_drafting_bench"),
+    "live": ("streams.bench.live", "run_live_bench"),
 }
 """Each bench's module and entry point, imported only when that bench runs."""
 
@@ -138,6 +139,7 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
             "features",
             "soak",
             "peers",
+            "live",
         ],
         help="all: ingest and the full pipeline (drafting off), beside the baseline",
     )
@@ -149,8 +151,8 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
     )
     bench.add_argument("--json", default="bench-results/latest.json", help="result file")
     soak = bench.add_argument_group("soak: a steady stream, memory every minute")
-    soak.add_argument("--rate", type=float, default=100.0, help="soak: events/s")
-    soak.add_argument("--minutes", type=float, default=30.0, help="soak: how long")
+    soak.add_argument("--rate", type=float, default=100.0, help="soak, live: events/s")
+    soak.add_argument("--minutes", type=float, default=30.0, help="soak, live: how long")
     soak.add_argument("--drafting", choices=["on", "off"], default="on", help="soak: drafting")
     soak.add_argument("--warmup-minutes", type=float, default=5.0, help="soak: heap mark")
     soak.add_argument("--every", type=float, default=60.0, help="soak: seconds per sample")

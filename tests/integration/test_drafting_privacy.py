@@ -90,12 +90,59 @@ async def test_no_raw_pii_in_request_bodies_or_logs(
     assert "[EMAIL_1]" in bodies and "[CARD_1]" in bodies and "[ADDRESS_1]" in bodies
 
 
-async def test_placeholders_are_restored_in_the_draft(fault: FaultLLM) -> None:
-    fault.reset("ok", reply="We will e-mail [EMAIL_1] about order [ORDER_1], card [CARD_1].")
-    text = "order 123456789 was charged on 4111 1111 1111 1111, write to ann@example.com"
+async def test_placeholders_are_restored_under_the_re_identification_policy(
+    fault: FaultLLM,
+) -> None:
+    reply = "We will e-mail [EMAIL_1] about order [ORDER_1], card [CARD_1], IBAN [IBAN_1]."
+    fault.reset("ok", reply=reply)
+    text = (
+        "order 123456789 was charged on 4111 1111 1111 1111, refund DE89370400440532013000, "
+        "write to ann@example.com"
+    )
+    # by default: order numbers back, contact details and financial ids as neutral phrases
     out = await drafter_for(fault).draft(request("restore", text))
-    assert out.text == "We will e-mail ann@example.com about order 123456789, card **** 1111."
-    assert "ann@example.com" not in fault.calls[-1].body.decode()
+    assert out.text == (
+        "We will e-mail your e-mail address about order 123456789, card your card, "
+        "IBAN your bank account."
+    )
+    assert not out.fallback
+    sent = fault.calls[-1].body.decode()
+    assert "ann@example.com" not in sent and "DE89" not in sent and "4111" not in sent
+    # contacts allowed by the setting: the customer's own e-mail; never the card or IBAN
+    out = await drafter_for(fault, drafting_restore_contacts=True).draft(request("again", text))
+    assert out.text == (
+        "We will e-mail ann@example.com about order 123456789, card your card, "
+        "IBAN your bank account."
+    )
+
+
+async def test_a_draft_speaking_as_the_customer_falls_back(fault: FaultLLM) -> None:
+    """The base model continues the customer's message in the customer's voice."""
+    text = (
+        "Please call me back on +1 415 555 0134, my IBAN is DE89370400440532013000 for the refund"
+    )
+    fault.reset(
+        "ok",
+        reply="I'm sorry about the error. "
+        + text.replace("+1 415 555 0134", "[PHONE_1]").replace(
+            "DE89370400440532013000", "[IBAN_1]"
+        ),
+    )
+    out = await drafter_for(fault, drafting_restore_contacts=True).draft(request("voice", text))
+    assert out.fallback and "customer_echo" in out.flags
+    assert "415" not in out.text and "DE89" not in out.text
+
+
+async def test_a_draft_carrying_a_financial_or_national_id_falls_back(fault: FaultLLM) -> None:
+    """An identifier the redactor never saw (the model made it up, or it came in a form the
+    redactor missed) is never published."""
+    for i, invented in enumerate(
+        ["4242 4242 4242 4242", "GB82 WEST 1234 5698 7654 32", "078-05-1120", "AB 12 34 56 C"]
+    ):
+        fault.reset("ok", reply=f"Thanks, we noted {invented} and will refund it today.")
+        out = await drafter_for(fault).draft(request(f"id-{i}", "where is my refund?"))
+        assert out.fallback and "forbidden_identifier" in out.flags, (invented, out.flags)
+        assert invented not in out.text
 
 
 async def test_invented_contacts_links_and_prices_are_removed(fault: FaultLLM) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agents.drafting.llm.client import LLMClient, LLMUnavailable
-from agents.drafting.llm.guardrails import Guard, neutralise, one_line
+from agents.drafting.llm.guardrails import Guard, echoes_customer, neutralise, one_line
 from agents.drafting.llm.prompts import Context, Feature, Policy, Prompt, Style, Turn, build
 from agents.drafting.llm.redact import Redacted, Redactor
 from agents.drafting.llm.templates import TEMPLATE_VERSION, fallback_text
@@ -39,6 +39,8 @@ class DraftConfig:
     low_priority: frozenset[str] = frozenset()
     cost_prompt_per_1k: float = 0.0
     cost_completion_per_1k: float = 0.0
+    restore_contacts: bool = False
+    """Put the customer's own contact details back into drafts (``redact.CONTACTS``)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Drafter:
 
         turns = [Turn(t.role, clean(t.text)) for t in req.turns]
         message = clean(req.message) if req.message else ""
+        red.text = message  # the customer's message as the model saw it
         if red.values:
             flags.append("pii_redacted")
         ctx = Context(
@@ -133,7 +136,11 @@ class Drafter:
             )
         unknown = red.unknown_placeholders(done.text)
         context = "\n".join([req.message, *(t.text for t in req.turns)])
-        checked = self.guard.check(red.restore(done.text), context=context, private=prompt.private)
+        restored = red.restore(done.text, contacts=self.config.restore_contacts)
+        checked = self.guard.check(restored, context=context, private=prompt.private)
+        if echoes_customer(done.text, red.text):
+            checked.flag("customer_echo")
+            checked.reject = True
         flags += checked.flags + (["unknown_placeholder"] if unknown else [])
         if mode == "cheap":
             flags.append("degraded")

@@ -2,20 +2,32 @@
 
 Detected, in this order (an earlier kind wins an overlap): e-mail addresses, the
 configured identifiers (``{LABEL: regex}``; group 1, when the regex has one, is the
-part replaced), payment card numbers (13-19 digits passing the Luhn check), phone
+part replaced), IBANs (ISO 13616, mod-97 checked), national ids (US SSNs, UK National
+Insurance numbers), payment card numbers (13-19 digits passing the Luhn check), phone
 numbers (Google's libphonenumber through ``phonenumbers``; international numbers in
 any region, national ones in ``region``) and postal addresses (a house number and a
 street with its suffix, optionally the unit, city, state and ZIP; UK postcodes).
-The same value gets the same placeholder. Card numbers are restored masked.
+The same value gets the same placeholder.
+
+**Re-identification policy** (:meth:`Redacted.restore`): financial and national
+identifiers (``WITHHELD``: cards, IBANs, national ids) are never put back into a
+draft: their placeholder becomes a neutral phrase ("your card"). Contact details
+(``CONTACTS``: e-mail, phone, address) are put back only when ``contacts`` allows it
+(``RAPPORT_DRAFTING_RESTORE_CONTACTS``), else they become "your e-mail address"...
+The configured identifiers (order numbers) are put back.
 
 >>> r = Redactor(identifiers={"ORDER": r"order #?(\\d{5,})"})
 >>> red = r.redact("Mail me at ann@example.com or +1 415-555-0132 about order #123456")
 >>> red.text
 'Mail me at [EMAIL_1] or [PHONE_1] about order #[ORDER_1]'
->>> red.restore("We will write to [EMAIL_1] about [ORDER_1].")
+>>> red.restore("We will write to [EMAIL_1] about [ORDER_1].", contacts=True)
 'We will write to ann@example.com about 123456.'
->>> r.redact("card 4111 1111 1111 1111").restore("the card [CARD_1]")
-'the card **** 1111'
+>>> red.restore("We will write to [EMAIL_1] about [ORDER_1].")
+'We will write to your e-mail address about 123456.'
+>>> r.redact("card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00").text
+'card [CARD_1], IBAN [IBAN_1]'
+>>> r.redact("my SSN is 123-45-6789").restore("We never need [NATIONAL_ID_1].", contacts=True)
+'We never need your ID number.'
 """
 
 from __future__ import annotations
@@ -48,9 +60,38 @@ ADDRESS: Final = re.compile(
 )
 ADDRESS_TAIL: Final = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)?,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
 UK_POSTCODE: Final = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b")
+IBAN: Final = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+SSN: Final = re.compile(r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b")
+UK_NINO: Final = re.compile(
+    r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+    r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"
+)
 PLACEHOLDER: Final = re.compile(r"\[([A-Z][A-Z0-9_]*)_(\d+)\]")
+WITHHELD: Final = {
+    "CARD": "your card",
+    "IBAN": "your bank account",
+    "NATIONAL_ID": "your ID number",
+}
+"""Never put back into a draft: the neutral phrase its placeholder becomes."""
+CONTACTS: Final = {
+    "EMAIL": "your e-mail address",
+    "PHONE": "your phone number",
+    "ADDRESS": "your address",
+}
+"""Put back only where the setting allows; else the neutral phrase."""
 
 Span = tuple[int, int, str]
+
+
+def iban_ok(text: str) -> bool:
+    """The ISO 13616 mod-97 check of an IBAN (spaces ignored).
+
+    >>> iban_ok("DE89 3704 0044 0532 0130 00"), iban_ok("DE88 3704 0044 0532 0130 00")
+    (True, False)
+    """
+    compact = text.replace(" ", "").upper()
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
 
 
 def luhn_ok(digits: str) -> bool:
@@ -79,15 +120,19 @@ class Redacted:
     def kinds(self) -> list[str]:
         return sorted({PLACEHOLDER.sub(r"\1", p) for p in self.values})
 
-    def restore(self, draft: str) -> str:
-        """Put the originals back where the draft kept a placeholder; drop unknown ones."""
+    def restore(self, draft: str, *, contacts: bool = False) -> str:
+        """The draft with its placeholders replaced under the re-identification policy
+        (module docstring); unknown placeholders are dropped."""
 
         def back(match: re.Match[str]) -> str:
             value = self.values.get(match.group(0))
             if value is None:
                 return ""
-            if match.group(1) == "CARD":
-                return "**** " + re.sub(r"\D", "", value)[-4:]
+            kind = match.group(1)
+            if kind in WITHHELD:
+                return WITHHELD[kind]
+            if kind in CONTACTS and not contacts:
+                return CONTACTS[kind]
             return value
 
         return PLACEHOLDER.sub(back, draft)
@@ -111,6 +156,9 @@ class Redactor:
             for m in rx.finditer(text):
                 group = 1 if rx.groups else 0
                 found.append((m.start(group), m.end(group), label))
+        found += [(m.start(), m.end(), "IBAN") for m in IBAN.finditer(text) if iban_ok(m.group(0))]
+        for rx in (SSN, UK_NINO):
+            found += [(m.start(), m.end(), "NATIONAL_ID") for m in rx.finditer(text)]
         found += [
             (m.start(), m.end(), "CARD")
             for m in CARD.finditer(text)

@@ -107,6 +107,11 @@ class DraftingSettings(BaseModel):
         },
         description="Drafting: extra identifiers redacted, {LABEL: regex} (group 1 if any)",
     )
+    drafting_restore_contacts: bool = Field(
+        False,
+        description="Drafting: put the customer's own e-mail, phone and address back into "
+        "drafts (cards, IBANs and national ids never are)",
+    )
     drafting_phone_region: str = Field(
         "US", min_length=2, max_length=2, description="Drafting: region of national phone numbers"
     )
