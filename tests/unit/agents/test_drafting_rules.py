@@ -129,7 +129,8 @@ def test_redaction_shares_placeholders_and_restores_only_known_ones() -> None:
     redactor = Redactor(Settings(_env_file=None).drafting_redact_identifiers)
     red = redactor.redact("mail a@b.io and a@b.io, order 99887766, 10 Downing Street")
     assert red.text == "mail [EMAIL_1] and [EMAIL_1], order [ORDER_1], [ADDRESS_1]"
-    assert red.restore("to [EMAIL_1] / [PHONE_9]") == "to a@b.io / "
+    assert red.restore("to [EMAIL_1] / [PHONE_9]", contacts=True) == "to a@b.io / "
+    assert red.restore("to [EMAIL_1] / [ORDER_1]") == "to your e-mail address / 99887766"
     assert red.unknown_placeholders("[PHONE_9] [EMAIL_1]") == ["[PHONE_9]"]
     assert redactor.redact("nothing here, 3 items for 2 days").values == {}
 
