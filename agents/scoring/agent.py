@@ -167,11 +167,30 @@ class ScoringAgent:
             self.last_save = time.monotonic()
 
     async def save(self, partitions: set[int], *, drop: bool = False) -> None:
+        """Checkpoint the sets of ``partitions``, each with the offset through which its
+        insights are acknowledged (``published_through``): noted before the producer's
+        flush (with no behaviour step of the partition waiting), so every insight of an
+        event up to it was sent before the flush returned. A re-read event up to that
+        offset (a rewind, or a redelivery after a crash) publishes no behaviour insight
+        again: the rule-governed ones (churn, segment, anomaly) would otherwise appear
+        for events whose insight the rule had suppressed."""
         async with self.lock:
+            marks = {
+                p: models.offset
+                for p in partitions
+                if (models := self.scorer.sets.get(p)) is not None and not self.scorer.waiting_in(p)
+            }
+            try:
+                await self.app.producer.flush()
+            except Exception:  # no acknowledgement known: the marks stay where they were
+                log.exception("scoring: producer flush before a checkpoint failed")
+                marks = {}
             for partition in sorted(partitions):
                 models = self.scorer.sets.get(partition)
                 if models is None:
                     continue
+                mark = marks.get(partition, -1)
+                models.published_through = max(models.published_through, mark)
                 await self.checkpoints.save(models)
                 if drop:
                     del self.scorer.sets[partition]

@@ -74,6 +74,8 @@ class Pending:
     partition: int
     learn: bool
     reco: Event | None
+    settled: bool = False
+    """Re-read, its insights acknowledged before the set's checkpoint: nothing to do."""
 
 
 class EngineFeatures:
@@ -156,6 +158,7 @@ class Scorer:
         behaviour step waits for :meth:`flush`."""
         models = self.models(partition)
         learn = models.learnt(offset)
+        settled = not learn and models.settled(offset)
         cid = event.customer_id
         if event.type == "erasure":
             self.pending.pop(cid, None)
@@ -177,18 +180,22 @@ class Scorer:
         if event.type in tabular.BEHAVIOUR_EVENTS:
             if self.coalesce:
                 tabular.reco_learn(turn, event)
-                self._defer(event, partition, learn)
-            else:
+                self._defer(event, partition, learn, settled)
+            elif not settled:
                 tabular.behaviour_models(turn, self.rule)
                 tabular.reco(turn, event)
         if turn.outputs:
             self.features.set_outputs(cid, turn.outputs)
         return turn.insights
 
-    def _defer(self, event: Event, partition: int, learn: bool) -> None:
+    def _defer(self, event: Event, partition: int, learn: bool, settled: bool) -> None:
         before = self.pending.get(event.customer_id)
         reco = event if tabular.publishes_reco(event) else (before.reco if before else None)
-        self.pending[event.customer_id] = Pending(event, partition, learn, reco)
+        self.pending[event.customer_id] = Pending(event, partition, learn, reco, settled)
+
+    def waiting_in(self, partition: int) -> bool:
+        """Whether a behaviour step of ``partition`` waits for the end of the batch."""
+        return any(p.partition == partition for p in self.pending.values())
 
     def flush(self, before: Callable[[str], None] | None = None) -> list[Insight]:
         """Run the waiting behaviour steps, one per customer (``before`` is called with
@@ -205,7 +212,9 @@ class Scorer:
         """Churn, segment and anomaly on the customer's vector now, as insights of its
         latest behaviour event; reco's top-k as one of its latest order or cart add."""
         models = self.sets.get(waiting.partition)
-        if models is None:  # revoked meanwhile: its events are read again by the new owner
+        if models is None or waiting.settled:
+            # revoked meanwhile (its events are read again by the new owner), or a re-read
+            # event whose insights were published and acknowledged before the checkpoint
             return []
         now = self.clock()
         turn = Turn(waiting.event, models, waiting.learn, now, self.features)

@@ -124,6 +124,9 @@ class PartitionModels(OnlineModel):
         self.partition = partition
         self.config = config
         self.offset = -1
+        self.published_through = -1
+        """The last offset whose insights Kafka had acknowledged when the set was
+        checkpointed (see ``agents.scoring.agent.ScoringAgent.save``)."""
         self.watermark: datetime | None = None
         self.models = build_models(config)
         self.monitors = {
@@ -143,6 +146,7 @@ class PartitionModels(OnlineModel):
         self.last: Recent[dict[str, list[Any]]] = Recent(config.max_customers)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("published_through", -1)  # a checkpoint written before the mark
         self.__dict__.update(state)
         if "outcomes" not in state:  # a checkpoint written before outcomes were kept
             self.outcomes = Recent(self.config.max_customers)
@@ -178,6 +182,11 @@ class PartitionModels(OnlineModel):
         self.offset = offset
         self.version += 1
         return True
+
+    def settled(self, offset: int) -> bool:
+        """Whether the event at ``offset`` was scored and its insights acknowledged
+        before the checkpoint this set was restored from (a re-read event)."""
+        return offset <= self.published_through
 
     def advance(self, at: datetime) -> datetime:
         """Move the partition's event-time watermark to ``at`` if later; the watermark."""
