@@ -66,6 +66,9 @@ HOLDS: Final = "churn-holds"
 """The churn delayed-label join's table (customer id -> encoded hold)."""
 SCORED: Final = frozenset({"applied", "late", "replayed", "erasure"})
 """Feature outcomes the scorer sees (duplicates and refused events are not scored)."""
+FLUSH_TIMEOUT_S: Final = 10.0
+"""How long a checkpoint waits for the producer's acknowledgements before saving without
+moving ``published_through``."""
 TICK_S: Final = 5.0
 """How often metrics are refreshed and due checkpoints written."""
 
@@ -180,10 +183,10 @@ class ScoringAgent:
                 for p in partitions
                 if (models := self.scorer.sets.get(p)) is not None and not self.scorer.waiting_in(p)
             }
-            try:
-                await self.app.producer.flush()
-            except Exception:  # no acknowledgement known: the marks stay where they were
-                log.exception("scoring: producer flush before a checkpoint failed")
+            try:  # bounded: a broker outage must not hold checkpoints (or the shutdown)
+                await asyncio.wait_for(self.app.producer.flush(), FLUSH_TIMEOUT_S)
+            except Exception as exc:  # no acknowledgement known: the marks stay as they were
+                log.warning("scoring: producer flush before a checkpoint failed (%r)", exc)
                 marks = {}
             for partition in sorted(partitions):
                 models = self.scorer.sets.get(partition)

@@ -23,7 +23,9 @@ vector read once:
   customer's assigned segment): the distance to the segment's centre as ``d / (1 + d)``
   and the anomaly score, so ADWIN flags behaviour drifting away from what they learnt;
 - publication by :class:`agents.scoring.publish.PublishRule`; a redelivered event the
-  set already learnt from publishes all three again (same ids) and learns nothing.
+  set already learnt from publishes all three again (same ids) and learns nothing,
+  unless its insights were acknowledged before the set's checkpoint (``settled``, see
+  ``agents.scoring.scorer``): then its behaviour step is skipped.
 
 **reco** learns from order items, cart adds/checkouts and product page views, and
 publishes the customer's top-k after each order and cart add/checkout.
