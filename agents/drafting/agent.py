@@ -121,7 +121,8 @@ class Drafting:
             )
         else:
             features = await self._features(req.customer_id)
-            outcome = await self.drafter.draft(request_of(req, features), mode)
+            values = await self.store.values(req.request_id)
+            outcome = await self.drafter.draft(request_of(req, features, values), mode)
         await self._publish(req, outcome)
 
     async def _replayed(self, req: ReplyRequest) -> bool:

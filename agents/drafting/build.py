@@ -27,7 +27,7 @@ def build_drafter(s: DraftingSettings) -> Drafter:
         ),
         Breaker(s.drafting_breaker_failures, s.drafting_breaker_reset_s),
     )
-    redactor = Redactor(s.drafting_redact_identifiers, region=s.drafting_phone_region)
+    redactor = redactor_of(s)
     guard = Guard(
         allow_domains=tuple(s.drafting_allowed_domains),
         allow_phones=tuple(s.drafting_allowed_phones),
@@ -49,8 +49,16 @@ def build_drafter(s: DraftingSettings) -> Drafter:
     return Drafter(client, redactor, guard, config)
 
 
-def request_of(req: ReplyRequest, features: dict[str, Any]) -> Request:
-    """The drafter's input: the request with the customer's current features."""
+def redactor_of(s: DraftingSettings) -> Redactor:
+    """The redactor of the settings (the reply-request agent and the drafter share it)."""
+    return Redactor(s.drafting_redact_identifiers, region=s.drafting_phone_region)
+
+
+def request_of(
+    req: ReplyRequest, features: dict[str, Any], values: dict[str, str] | None = None
+) -> Request:
+    """The drafter's input: the request with the customer's current features and what
+    its placeholders stand for."""
     trend = features.get("sentiment_trend")
     churn = req.churn_risk if req.churn_risk is not None else features.get("churn_risk")
     return Request(
@@ -64,4 +72,5 @@ def request_of(req: ReplyRequest, features: dict[str, Any]) -> Request:
         sentiment_trend=float(trend) if isinstance(trend, int | float) else None,
         features=features,
         turns=[Turn(t.role, t.text) for t in req.turns],
+        values=values or {},
     )

@@ -3,7 +3,11 @@
 It keeps each customer's recent conversations in the ``reply-conversations`` table
 (changelog-backed, written while the event is processed), applies the rule to every
 message and emits a :class:`ReplyRequest` (keyed by customer, id = the message's
-event id) to ``reply-requests`` for the drafting agent. It also counts reviewers'
+event id) to ``reply-requests`` for the drafting agent. Its texts (the message and the
+conversation's last turns) are redacted first (:mod:`agents.drafting.llm.redact`):
+the topic carries placeholders (``[EMAIL_1]``), and what they stand for is kept in
+Redis under the request id (``DraftStore.keep_values``), expiring with the drafts and
+erased with the customer. It also counts reviewers'
 ``draft_feedback`` per model and prompt version (the scoring stage learns intent labels
 from the same events: :mod:`agents.scoring.text`), and on an ``erasure`` forgets the
 customer's conversations and purges their cached drafts and prompts.
@@ -37,7 +41,9 @@ import orjson
 from pydantic import ValidationError
 
 from agents.drafting import metrics as dm
+from agents.drafting.build import redactor_of
 from agents.drafting.llm.intent import detect
+from agents.drafting.llm.redact import Redacted
 from agents.drafting.rule import Conversations, decide, next_state, priority
 from agents.drafting.store import DraftStore, DraftStoreError
 from schemas.events import DraftFeedback, ErasureRequest, Message, parse_event
@@ -72,6 +78,7 @@ class ReplyRequests:
         self.store = DraftStore(
             s.redis_url.get_secret_value(), s.redis_key_prefix, s.drafting_claim_ttl_s
         )
+        self.redactor = redactor_of(s)
 
     async def handle(self, value: bytes | None) -> None:
         metrics.EVENTS_IN.labels(AGENT).inc()
@@ -117,18 +124,22 @@ class ReplyRequests:
             dm.NO_REPLY.labels(decision.reason).inc()
             return
         context = orjson.loads(self.customers.get(msg.customer_id) or b"{}")
+        turns = history[-self.settings.drafting_turns :] if self.settings.drafting_turns else []
+        red = Redacted("")  # one numbering for the message and its turns
+        redacted = [(t, self.redactor.redact(t["text"], red).text) for t in turns]
+        text = self.redactor.redact(msg.text, red).text
+        if red.values:  # kept for the drafter, erased with the customer's drafts
+            await self.store.keep_values(msg.event_id, msg.customer_id, red.values)
         request = ReplyRequest(
             request_id=msg.event_id,
             customer_id=msg.customer_id,
             conversation_id=msg.conversation_id,
             message_event_id=msg.event_id,
-            text=msg.text,
+            text=text,
             channel=msg.channel,
             intent=intent,
             occurred_at=msg.occurred_at,
-            turns=[_turn(t) for t in history[-self.settings.drafting_turns :]]
-            if self.settings.drafting_turns
-            else [],
+            turns=[_turn(t, said) for t, said in redacted],
             priority=priority(intent, self.low),
             segment=context.get("segment"),
             churn_risk=context.get("churn"),
@@ -262,9 +273,9 @@ class ReplyRequests:
         )
 
 
-def _turn(turn: dict[str, Any]) -> ConversationTurn:
+def _turn(turn: dict[str, Any], text: str) -> ConversationTurn:
     return ConversationTurn(
-        role=turn["role"], text=turn["text"], at=datetime.fromtimestamp(turn["at"], UTC)
+        role=turn["role"], text=text, at=datetime.fromtimestamp(turn["at"], UTC)
     )
 
 

@@ -8,6 +8,8 @@ Keys, all under ``{prefix}drafts:`` and expiring after ``ttl_s``:
 - ``lease:{request_id}``: the claimant is alive; it expires ``lease_s`` after the
   claim (the request's deadline plus a margin) or is deleted with the result;
 - ``result:{request_id}``: the draft and the redacted prompt that produced it;
+- ``pii:{request_id}``: the values behind the placeholders of a reply request's
+  redacted texts (``reply-requests`` carries only placeholders), for the drafter;
 - ``published:{request_id}``: the draft reached the drafted-replies topic;
 - ``conv:{conversation_id}``: hash draft_id -> draft, for the HTTP view, and
   ``verdicts:{conversation_id}``: draft_id -> reviewer's verdict;
@@ -121,6 +123,22 @@ class DraftStore:
         pipe.delete(self.key("lease", rid))
         await self._run("write of a draft", pipe)
 
+    async def keep_values(self, request_id: str, customer_id: str, values: dict[str, str]) -> None:
+        """Keep what a reply request's placeholders stand for, indexed for erasure."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(self.key("pii", request_id), orjson.dumps(values), ex=self.ttl_s)
+        pipe.sadd(self.key("cust", customer_id), f"{request_id}|")
+        pipe.expire(self.key("cust", customer_id), self.ttl_s)
+        await self._run("write of a request's placeholder values", pipe)
+
+    async def values(self, request_id: str) -> dict[str, str]:
+        """What the request's placeholders stand for (none once erased or expired)."""
+        try:
+            raw = await self.client.get(self.key("pii", request_id))
+        except (RedisError, OSError) as exc:
+            raise DraftStoreError(f"Redis read of placeholder values failed: {exc}") from exc
+        return {} if raw is None else {str(k): str(v) for k, v in orjson.loads(raw).items()}
+
     async def mark_published(self, request_id: str) -> None:
         pipe = self.client.pipeline(transaction=False)
         pipe.set(self.key("published", request_id), b"1", ex=self.ttl_s)
@@ -179,7 +197,7 @@ class DraftStore:
         pipe = self.client.pipeline(transaction=True)
         for member in members:
             rid, _, conv = member.partition("|")
-            pipe.delete(self.key("result", rid))
+            pipe.delete(self.key("result", rid), self.key("pii", rid))
             pipe.hdel(self.key("conv", conv), f"draft-{rid}")
             pipe.hdel(self.key("verdicts", conv), f"draft-{rid}")
         pipe.delete(cust)

@@ -50,6 +50,8 @@ class FaultLLM:
     hang_s: float = 30.0
     retry_after: str = "1"
     reply: str = REPLY
+    replies: dict[str, str] = field(default_factory=dict)
+    """The ``ok`` answer of some request ids (``reply`` for the others)."""
     script: deque[str] = field(default_factory=deque)
     plan: dict[str, list[str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
@@ -69,6 +71,7 @@ class FaultLLM:
             self.latency_s, self.hang_s, self.retry_after, self.reply = 0.0, 30.0, "1", REPLY
             self.script.clear()
             self.plan.clear()
+            self.replies = {}
             self.calls.clear()
             for name, value in attrs.items():
                 setattr(self, name, value)
@@ -103,10 +106,15 @@ class FaultLLM:
         with self._lock:
             self.calls.append(Call(rid, attempt, behaviour, body, time.monotonic()))
         chat = request.path.endswith("/chat/completions")
-        return await self._respond(request, behaviour, orjson.loads(body), chat)
+        return await self._respond(request, behaviour, orjson.loads(body), chat, rid)
 
     async def _respond(
-        self, request: web.Request, behaviour: str, payload: dict[str, Any], chat: bool
+        self,
+        request: web.Request,
+        behaviour: str,
+        payload: dict[str, Any],
+        chat: bool,
+        rid: str = "",
     ) -> web.StreamResponse:
         if behaviour == "429":
             return web.json_response(
@@ -120,7 +128,7 @@ class FaultLLM:
             await asyncio.sleep(self.hang_s)
         if behaviour == "invalid_json":
             return web.Response(text="{not json", content_type="application/json")
-        text = self.reply
+        text = self.replies.get(rid, self.reply)
         if behaviour == "echo":
             text = str(payload.get("prompt") or orjson.dumps(payload.get("messages")).decode())
         elif behaviour == "invent":

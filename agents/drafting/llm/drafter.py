@@ -57,6 +57,9 @@ class Request:
     sentiment_trend: float | None = None
     features: Mapping[str, Feature] = field(default_factory=dict)
     turns: Sequence[Turn] = ()
+    values: Mapping[str, str] = field(default_factory=dict)
+    """What the placeholders already in ``message`` and ``turns`` stand for (a reply
+    request is redacted before it is published)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Drafter:
 
     def prepare(self, req: Request) -> tuple[Prompt, Redacted, list[str]]:
         """The prompt (redacted, neutralised), the placeholder map and the input flags."""
-        red = Redacted("")
+        red = Redacted("", values=dict(req.values))
         flags: list[str] = []
 
         def clean(text: str) -> str:
@@ -135,7 +138,7 @@ class Drafter:
                 req, [*flags, f"llm_{exc.reason}"], mode=mode, started=started, prompt=prompt
             )
         unknown = red.unknown_placeholders(done.text)
-        context = "\n".join([req.message, *(t.text for t in req.turns)])
+        context = red.original("\n".join([req.message, *(t.text for t in req.turns)]))
         restored = red.restore(done.text, contacts=self.config.restore_contacts)
         checked = self.guard.check(restored, context=context, private=prompt.private)
         if echoes_customer(done.text, red.text):

@@ -137,6 +137,11 @@ class Redacted:
 
         return PLACEHOLDER.sub(back, draft)
 
+    def original(self, text: str) -> str:
+        """``text`` with every known placeholder put back (the guardrails' context: it
+        never leaves the process)."""
+        return PLACEHOLDER.sub(lambda m: self.values.get(m.group(0), m.group(0)), text)
+
     def unknown_placeholders(self, draft: str) -> list[str]:
         return [m.group(0) for m in PLACEHOLDER.finditer(draft) if m.group(0) not in self.values]
 
