@@ -28,7 +28,10 @@ class DeadLetter(Published):
 
     reason: str = Field(description="Specific, with the field path: 'order.amount: ...'")
     reason_code: str = Field(description="Stable machine-readable class of the reason")
-    payload: str = Field(description="The original value bytes, as text or base64")
+    payload: str = Field(
+        description="The original value bytes, as text or base64",
+        json_schema_extra={"x-personal-data": "whatever the producer sent, unredacted"},
+    )
     payload_encoding: Encoding
     key: str | None = None
     topic: str
@@ -117,13 +120,20 @@ class ReplyRequest(Published):
     customer_id: str
     conversation_id: str
     message_event_id: str
-    text: str
+    text: str = Field(
+        description="The inbound message, redacted: e-mails, phones, cards, IBANs, national "
+        "ids, addresses and configured identifiers as placeholders ([EMAIL_1])",
+        json_schema_extra={"x-personal-data": "placeholders only"},
+    )
     channel: str
     intent: str | None = None
     kind: Literal["reply", "engagement"] = "reply"
     occurred_at: AwareDatetime
     turns: list[ConversationTurn] = Field(
-        [], description="The conversation's last turns before this message, oldest first"
+        [],
+        description="The conversation's last turns before this message, oldest first, "
+        "redacted like text (one placeholder numbering)",
+        json_schema_extra={"x-personal-data": "placeholders only"},
     )
     priority: Literal["low", "normal", "high"] = "normal"
     segment: str | None = None
@@ -136,7 +146,11 @@ class DraftedReply(Published):
     request_id: str
     customer_id: str
     conversation_id: str
-    text: str
+    text: str = Field(
+        description="The draft: never a card number, IBAN or national id; the customer's "
+        "own e-mail, phone and address only with RAPPORT_DRAFTING_RESTORE_CONTACTS",
+        json_schema_extra={"x-personal-data": "the customer's contacts, if the setting allows"},
+    )
     model: str
     prompt_version: str
     latency_ms: float
