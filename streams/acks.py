@@ -50,6 +50,7 @@ from prometheus_client import Counter
 
 from streams.commit_rule import FetchedRuns, committable
 from streams.dispatch import fast_dispatch
+from streams.fetching import tune_fetches
 from streams.seek_fence import fence
 
 log = logging.getLogger(__name__)
@@ -257,8 +258,13 @@ class RapportApp(faust.App):
     """Topics of slow agents whose records are parked, not waited on, when their queue is
     full (:mod:`streams.dispatch`; set before start)."""
 
+    fetch_min_bytes: int = 1
+    fetch_max_wait_ms: int = 1500
+    """The consumer's fetches (:mod:`streams.fetching`; set before start)."""
+
     def _new_consumer(self) -> Any:
         consumer = cast("Consumer", super()._new_consumer())
+        tune_fetches(consumer, self.fetch_min_bytes, self.fetch_max_wait_ms)
         guarded = guard(self, consumer, self.wait_empty_timeout_s)
         return fast_dispatch(self, guarded, fence(guarded), self.park_topics)
 

@@ -71,6 +71,8 @@ def create_app(settings: Settings) -> Runtime:
     app.producer_buffer_max = max(100, 4 * settings.batch_max_events)
     # drafting waits on the LLM: its full queue parks its records instead of stalling all
     app.park_topics = frozenset({settings.topic_name("reply_requests")})
+    app.fetch_min_bytes = settings.consumer_fetch_min_bytes
+    app.fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
     topics: dict[str, faust.TopicT] = {}
     specs = topic_specs(settings)
     for spec in specs:

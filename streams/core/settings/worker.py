@@ -70,6 +70,16 @@ class WorkerSettings(LocalState):
         description="Records queued for an agent at most; a partition whose agent's queue "
         "is full is held (fetching paused, read again later) instead of blocking the others",
     )
+    consumer_fetch_min_bytes: int = Field(
+        1,
+        ge=1,
+        le=64 * 1024 * 1024,
+        description="The broker answers a fetch once this much data is there (or the wait "
+        "passed): fewer, fuller fetches at a low rate",
+    )
+    consumer_fetch_max_wait_ms: int = Field(
+        1500, ge=0, le=60_000, description="The longest a fetch waits for its minimum size"
+    )
     producer_linger_s: float = Field(
         0.005,
         ge=0,
