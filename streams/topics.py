@@ -134,6 +134,26 @@ def consumed_roles(settings: Settings) -> list[TopicRole]:
     return [spec.role for spec in topic_specs(settings) if READERS[spec.role] & agents]
 
 
+async def partition_mismatches(settings: Settings) -> list[str]:
+    """Each existing topic whose partition count is not ``RAPPORT_TOPIC_PARTITIONS``, as
+    ``name (N partitions)``. Faust co-partitions every table with its source topic, so a
+    worker on such a topic fails each event (``PartitionsMismatch``) instead of starting."""
+    specs = {spec.name: spec for spec in topic_specs(settings)}
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = [name for name in await admin.list_topics() if name in specs]
+        found = await admin.describe_topics(existing) if existing else []
+    finally:
+        await admin.close()
+    out = []
+    for topic in found:
+        name, count = str(topic["topic"]), len(topic["partitions"])
+        if topic.get("error_code", 0) == 0 and count != specs[name].partitions:
+            out.append(f"{name} ({count} partitions)")
+    return sorted(out)
+
+
 async def create_topics(settings: Settings, roles: Collection[TopicRole] | None = None) -> None:
     """Create the topics (of ``roles``, default all) before the worker subscribes: a topic
     the worker creates itself can be missing from its first assignment (stale metadata),

@@ -19,6 +19,7 @@ collections then walk only what was allocated since (measured: ~30 ms).
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import gc
@@ -31,6 +32,7 @@ from streams.app import create_app
 from streams.core.errors import ConfigError
 from streams.core.settings import Settings
 from streams.stack.control import require_broker
+from streams.topics import partition_mismatches
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,8 @@ class RapportWorker(faust.Worker):
 
 def preflight(settings: Settings) -> None:
     """Refuse to start, with one line naming the setting, on a taken web port (checked
-    first: local and instant) or when no Kafka broker answers."""
+    first: local and instant), when no Kafka broker answers, or when existing topics
+    have another partition count than ``RAPPORT_TOPIC_PARTITIONS``."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -67,6 +70,14 @@ def preflight(settings: Settings) -> None:
             )
             raise ConfigError(msg) from exc
     require_broker(settings)
+    wrong = asyncio.run(partition_mismatches(settings))
+    if wrong:
+        msg = (
+            f"RAPPORT_TOPIC_PARTITIONS is {settings.topic_partitions} but "
+            f"{', '.join(wrong)} exist: set it to their count (partitions cannot change "
+            "under a running deployment; see docs/operations.md, Partitions)"
+        )
+        raise ConfigError(msg)
 
 
 M_ARENA_MAX = -8  # glibc's malloc.h
