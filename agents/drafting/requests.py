@@ -100,6 +100,9 @@ class ReplyRequests:
             log.exception("reply-requests failed on event %s", event.event_id)
 
     async def message(self, msg: Message) -> None:
+        if await self._erased_since(msg):
+            dm.NO_REPLY.labels("erased").inc()
+            return
         convs = Conversations.decode(self.conversations.get(msg.customer_id))
         if convs.seen(msg.conversation_id, msg.event_id) and msg.direction != "inbound":
             return
@@ -146,6 +149,18 @@ class ReplyRequests:
             reason=decision.reason,
         )
         await self.emit(request)
+
+    async def _erased_since(self, msg: Message) -> bool:
+        """Whether the customer was erased after this message was sent (a replay of an
+        erased customer's old messages must not refill the conversations or
+        ``reply-requests``). Redis unreachable: not known here, the drafting agent checks
+        again before drafting."""
+        try:
+            erased = await self.store.erased_at(msg.customer_id)
+        except DraftStoreError as exc:
+            log.warning("reply-requests: erasure check of %s failed: %s", msg.event_id, exc)
+            return False
+        return erased is not None and msg.occurred_at.timestamp() <= erased
 
     async def declare(self) -> None:
         """Create ``reply-requests`` (as declared: partitions, retention, record size) if it

@@ -1,7 +1,8 @@
 """Redis state of reply drafting: one LLM call per message id, the draft cache, the
 per-conversation view, feedback counts and erasure.
 
-Keys, all under ``{prefix}drafts:`` and expiring after ``ttl_s``:
+Keys, all under ``{prefix}drafts:`` and expiring after ``ttl_s`` (except the erasure
+markers, kept for good: a replay of an erased customer's messages may come any time):
 
 - ``claim:{request_id}``: set once (``SET NX``) by the worker that calls the LLM; it
   outlives the call, so a replay or another worker never calls again;
@@ -201,7 +202,7 @@ class DraftStore:
             pipe.hdel(self.key("conv", conv), f"draft-{rid}")
             pipe.hdel(self.key("verdicts", conv), f"draft-{rid}")
         pipe.delete(cust)
-        pipe.set(self.key("erased", customer_id), repr(at), ex=self.ttl_s)
+        pipe.set(self.key("erased", customer_id), repr(at))  # kept: replays come later
         await self._run("erasure", pipe)
         return len(members)
 

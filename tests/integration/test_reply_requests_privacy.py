@@ -1,6 +1,7 @@
 """Personal data on the drafting path of a real worker: ``reply-requests`` carries only
 placeholders, drafts never carry financial or national identifiers, erasure removes
-what the placeholders stood for.
+what the placeholders stood for, and a replay of the erased customer's older messages
+brings nothing back.
 
 Inbound messages carry a card number, an IBAN, a US SSN, an e-mail address and a phone
 number. The LLM (the fault-injecting server) answers with every placeholder it was
@@ -94,3 +95,10 @@ async def test_reply_requests_carry_placeholders_and_drafts_no_identifiers(
             break
         await asyncio.sleep(0.5)
     assert not any(client.exists(k) for k in keys), worker.log_tail(30)
+
+    # a replay of the erased customer's older messages refills nothing; a newer one counts
+    older = message("pm-3", "cust-p", "conv-0", TEXTS[0], at=5)
+    newer = message("pm-4", "cust-p", "conv-4", TEXTS[0], at=60)
+    await produce(scope.topic("interactions"), wire([older, newer]))
+    after = await collect(scope.topic("reply_requests"), 4, timeout=90, settle=5)
+    assert sorted(str(r.json()["request_id"]) for r in after) == ["pm-0", "pm-1", "pm-2", "pm-4"]
