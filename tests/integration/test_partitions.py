@@ -8,12 +8,15 @@ now refuses at start, in one line naming the setting and the topic.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from tests.integration.conftest import Scope
-from tests.support.kafka_io import create_topic
+from tests.support.kafka_io import BOOTSTRAP, create_topic
 
 
 def worker(scope: Scope, **env: str) -> subprocess.CompletedProcess[str]:
@@ -22,8 +25,23 @@ def worker(scope: Scope, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, env=full, capture_output=True, text=True, timeout=120, check=False)
 
 
+async def visible(topic: str, timeout: float = 30.0) -> None:
+    """Wait until the broker lists ``topic`` (its creation is answered before that)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        for _ in range(int(timeout / 0.2)):
+            if topic in await admin.list_topics():
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+    raise AssertionError(f"{topic} never listed")
+
+
 async def test_a_worker_refuses_topics_with_another_partition_count(scope: Scope) -> None:
     await create_topic(scope.topic("interactions"), 4)
+    await visible(scope.topic("interactions"))
     done = worker(scope, RAPPORT_TOPIC_PARTITIONS="6")
     assert done.returncode == 2, done.stderr[-2000:]
     line = done.stderr.strip().splitlines()[-1]
