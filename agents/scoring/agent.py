@@ -105,6 +105,9 @@ class ScoringAgent:
         self.last_save = time.monotonic()
         self.reporter = MetricsReporter(settings.models_metrics_interval_s, started=self.last_save)
         self.lock = asyncio.Lock()
+        self.sending = 0
+        """Scorings whose insights are being handed to the producer (a checkpoint taken
+        meanwhile does not move ``published_through``)."""
         self._out = metrics.EVENTS_OUT.labels(AGENT, "insights")
         self._in = metrics.EVENTS_IN.labels(AGENT)
         self._stage = metrics.INSIGHT_STAGE
@@ -114,6 +117,7 @@ class ScoringAgent:
         if status not in SCORED:
             return
         self._in.inc()
+        self.sending += 1  # until its insights are all handed to the producer
         try:
             if partition not in self.scorer.sets:
                 self.scorer.adopt(await self.checkpoints.restore(partition))
@@ -132,12 +136,15 @@ class ScoringAgent:
             log.exception(
                 "scoring failed on %s (partition %d @%d)", event.event_id, partition, offset
             )
+        finally:
+            self.sending -= 1
 
     async def end_batch(self) -> None:
         """The behaviour steps the batch's events left waiting, one per customer."""
         if not self.scorer.pending:
             return
         contexts, self.contexts = self.contexts, {}
+        self.sending += 1
         try:
             insights = self.scorer.flush(before=lambda cid: use(contexts[cid]))
             for insight in insights:
@@ -147,6 +154,8 @@ class ScoringAgent:
             sm.ERRORS.inc()
             metrics.AGENT_ERRORS.labels(AGENT).inc()
             log.exception("scoring failed at the end of a batch")
+        finally:
+            self.sending -= 1
 
     async def _send(self, insight: Insight) -> None:
         value = insight.model_dump_json().encode()
@@ -172,8 +181,9 @@ class ScoringAgent:
     async def save(self, partitions: set[int], *, drop: bool = False) -> None:
         """Checkpoint the sets of ``partitions``, each with the offset through which its
         insights are acknowledged (``published_through``): noted before the producer's
-        flush (with no behaviour step of the partition waiting), so every insight of an
-        event up to it was sent before the flush returned. A re-read event up to that
+        flush (with no behaviour step of the partition waiting and no scoring handing its
+        insights to the producer), so every insight of an event up to it was sent before
+        the flush returned. A re-read event up to that
         offset (a rewind, or a redelivery after a crash) publishes no behaviour insight
         again: the rule-governed ones (churn, segment, anomaly) would otherwise appear
         for events whose insight the rule had suppressed."""
@@ -181,7 +191,9 @@ class ScoringAgent:
             marks = {
                 p: models.offset
                 for p in partitions
-                if (models := self.scorer.sets.get(p)) is not None and not self.scorer.waiting_in(p)
+                if (models := self.scorer.sets.get(p)) is not None
+                and not self.scorer.waiting_in(p)
+                and not self.sending  # a scored event's insights may not be sent yet
             }
             try:  # bounded: a broker outage must not hold checkpoints (or the shutdown)
                 await asyncio.wait_for(self.app.producer.flush(), FLUSH_TIMEOUT_S)
