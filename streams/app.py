@@ -8,6 +8,7 @@ import faust
 
 from streams import lag_monitor
 from streams.acks import GuardedStream, RapportApp
+from streams.core.address import advertised_url
 from streams.core.kafka_client import ssl_context
 from streams.core.runtime import MAX_RECORD_BYTES, Runtime
 from streams.core.settings import Settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> Runtime:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        canonical_url=advertised_url(settings),
         autodiscover=False,
         table_cleanup_interval=30.0,
     )

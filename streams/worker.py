@@ -29,6 +29,7 @@ import socket
 import faust
 
 from streams.app import create_app
+from streams.core.address import checked_advertised_url
 from streams.core.errors import ConfigError
 from streams.core.settings import Settings
 from streams.stack.control import require_broker
@@ -57,8 +58,9 @@ class RapportWorker(faust.Worker):
 
 def preflight(settings: Settings) -> None:
     """Refuse to start, with one line naming the setting, on a taken web port (checked
-    first: local and instant), when no Kafka broker answers, or when existing topics
-    have another partition count than ``RAPPORT_TOPIC_PARTITIONS``."""
+    first: local and instant), an address other workers cannot route to, when no Kafka
+    broker answers, or when existing topics have another partition count than
+    ``RAPPORT_TOPIC_PARTITIONS``."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -69,6 +71,7 @@ def preflight(settings: Settings) -> None:
                 "set RAPPORT_WEB_PORT to a free port"
             )
             raise ConfigError(msg) from exc
+    checked_advertised_url(settings)
     require_broker(settings)
     wrong = asyncio.run(partition_mismatches(settings))
     if wrong:

@@ -13,7 +13,9 @@ from prometheus_client import generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic import SecretStr
 
+from streams.core.address import checked_advertised_url
 from streams.core.settings import Settings
+from streams.topics import consumed_roles
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -128,11 +130,28 @@ def test_kubernetes_manifests_reference_existing_settings() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     scaled = next(d for d in docs if d["kind"] == "ScaledObject")
-    trigger = scaled["spec"]["triggers"][0]
-    assert trigger["type"] == "kafka"
+    triggers = scaled["spec"]["triggers"]
     defaults = Settings.model_validate({})
-    assert trigger["metadata"]["consumerGroup"] == defaults.app_id
-    assert trigger["metadata"]["topic"] == defaults.topic_name("interactions")
+    kafka = [t["metadata"] for t in triggers if t["type"] == "kafka"]
+    assert {t["consumerGroup"] for t in kafka} == {defaults.app_id}
+    # every topic the worker group reads scales it, not only the input topic
+    assert sorted(t["topic"] for t in kafka) == sorted(
+        defaults.topic_name(role) for role in consumed_roles(defaults)
+    )
+    # and the age of the oldest unprocessed record, from the workers' own metric
+    (seconds,) = [t["metadata"] for t in triggers if t["type"] == "prometheus"]
+    assert "rapport_consumer_lag_seconds" in seconds["query"]
+    assert "rapport_consumer_lag_seconds" in metric_names()
+    # each worker advertises its pod's address: routing reaches the owner
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    advertised = env["RAPPORT_WEB_ADVERTISED_URL"]["value"]
+    assert advertised == f"http://$(POD_IP):{config_port(docs)}"
+
+
+def config_port(docs: list[dict[str, Any]]) -> str:
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    return str(config["RAPPORT_WEB_PORT"])
 
 
 def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -165,7 +184,7 @@ def test_kubernetes_references_resolve() -> None:
     assert service["spec"]["selector"].items() <= labels.items()
     # KEDA's authenticationRef is a TriggerAuthentication whose refs exist in the Secret
     scaled = next(d for d in docs if d["kind"] == "ScaledObject")
-    trigger = scaled["spec"]["triggers"][0]
+    (trigger, *_) = scaled["spec"]["triggers"]
     auth = named(docs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
     refs = auth["spec"]["secretTargetRef"]
     assert {r["parameter"] for r in refs} == {"username", "password"}
@@ -178,6 +197,18 @@ def test_kubernetes_references_resolve() -> None:
     assert (trigger["metadata"]["tls"] == "enable") == settings.kafka_security_protocol.endswith(
         "SSL"
     )
+
+
+def test_compose_workers_advertise_their_own_address() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = compose["services"]["worker"]["environment"]
+    settings = Settings.model_validate(
+        {k.removeprefix("RAPPORT_").lower(): v for k, v in env.items()}
+    )
+    assert settings.web_host == "0.0.0.0"
+    url = checked_advertised_url(settings)  # refused if it were a wildcard
+    assert url.endswith(f":{settings.web_port}")
+    assert settings.web_advertised_url == "http://{ip}:6066"  # each replica its own IP
 
 
 def test_compose_mounts_existing_files() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class WebSettings(BaseModel):
@@ -13,6 +15,12 @@ class WebSettings(BaseModel):
     # --- web
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
+    web_advertised_url: str | None = Field(
+        None,
+        description="The URL other workers route this worker's customers to (http(s)://"
+        "host:port; {ip}, {hostname}, {port} filled in at start); default "
+        "http://RAPPORT_WEB_HOST:RAPPORT_WEB_PORT, which must then not be 0.0.0.0",
+    )
     log_level: str = "info"
     blocking_timeout_s: float = Field(
         0.0,
@@ -20,3 +28,17 @@ class WebSettings(BaseModel):
         description="Log a traceback of the event loop when it is blocked longer than this "
         "(seconds; 0: off)",
     )
+
+    @field_validator("web_advertised_url")
+    @classmethod
+    def _check_advertised(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            msg = f"must be an http(s)://host:port URL, got {value!r}"
+            raise ValueError(msg)
+        unknown = {n for n in re.findall(r"{(\w*)}", value)} - {"ip", "hostname", "port"}
+        if unknown:
+            msg = f"unknown placeholder(s) {sorted(unknown)}; use {{ip}}, {{hostname}}, {{port}}"
+            raise ValueError(msg)
+        return value

@@ -127,3 +127,37 @@ def test_run_with_unreachable_remote_broker_is_one_line(tmp_path: Path) -> None:
     assert "192.0.2.1:9092 (RAPPORT_KAFKA_BOOTSTRAP_SERVERS)" in lines[0]
     assert "2/3" not in result.stdout  # no worker was started
     assert not (tmp_path / "stack").exists() or not any((tmp_path / "stack").glob("*.pid"))
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"RAPPORT_WEB_HOST": "0.0.0.0"}, "set RAPPORT_WEB_ADVERTISED_URL"),
+        (
+            {"RAPPORT_WEB_HOST": "0.0.0.0", "RAPPORT_WEB_ADVERTISED_URL": "http://0.0.0.0:1"},
+            "names a wildcard address",
+        ),
+        ({"RAPPORT_WEB_ADVERTISED_URL": "w-1:6066"}, "RAPPORT_WEB_ADVERTISED_URL"),
+        ({"RAPPORT_WEB_ADVERTISED_URL": "http://{pod}:6066"}, "unknown placeholder"),
+    ],
+)
+def test_worker_refuses_an_address_others_cannot_route_to(env: dict[str, str], needle: str) -> None:
+    """A wildcard bind advertised as the worker's URL would make every worker take
+    itself for every customer's owner: refused before anything starts."""
+    result = run("worker", RAPPORT_WEB_PORT=str(free_port()), **env)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_advertised_url_fills_in_the_container_address() -> None:
+    from streams.core.address import advertised_url, checked_advertised_url  # noqa: PLC0415
+    from streams.core.settings import Settings  # noqa: PLC0415
+
+    wild = Settings(
+        _env_file=None, web_host="0.0.0.0", web_port=7001, web_advertised_url="http://{ip}:{port}"
+    )
+    url = checked_advertised_url(wild)
+    assert url == f"http://{socket.gethostbyname(socket.gethostname())}:7001"
+    named = Settings(_env_file=None, web_advertised_url="https://{hostname}.svc:443/")
+    assert advertised_url(named) == f"https://{socket.gethostname()}.svc:443"
