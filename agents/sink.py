@@ -33,9 +33,11 @@ from sinks.clickhouse import rows, rows_published
 from sinks.clickhouse.sink import ClickHouseSink, QueryLimits
 from sinks.clickhouse.tables import INTERACTIONS
 from streams.core import metrics
+from streams.core.address import advertised_url
 from streams.core.batches import batches
 from streams.core.runtime import Runtime
 from streams.core.settings import ClickHouseSettings, TopicRole
+from streams.core.sink_lease import RENEW_S, holder_of, lease_key, needs_lease, release, renew
 
 log = logging.getLogger(__name__)
 AGENT = "sink"
@@ -174,7 +176,32 @@ def register(runtime: Runtime) -> SinkAgent:
     policy = BatchPolicy(settings.clickhouse_batch_size, settings.clickhouse_flush_interval_s)
     for role in ROUTES:
         _add_agent(runtime, agent, role, policy)
+    if needs_lease(settings):
+        _hold_lease(runtime)
     return agent
+
+
+def _hold_lease(runtime: Runtime) -> None:
+    """Renew the chDB writer lease (taken at start, :mod:`streams.core.sink_lease`) while
+    the worker runs; give it back at shutdown."""
+    settings = runtime.settings
+    me = holder_of(settings, advertised_url(settings))
+
+    async def renew_lease() -> None:
+        try:
+            if not await asyncio.to_thread(renew, settings, me):
+                log.error("sink: another store holds the chDB writer lease %s", lease_key(settings))
+        except Exception:
+            log.exception("sink: could not renew the chDB writer lease")
+
+    async def _release(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        try:
+            await asyncio.to_thread(release, settings, me)
+        except Exception:
+            log.exception("sink: could not release the chDB writer lease")
+
+    runtime.app.timer(RENEW_S, name="sink-lease")(renew_lease)
+    runtime.app.on_before_shutdown.connect(_release)
 
 
 def _add_agent(runtime: Runtime, agent: SinkAgent, role: TopicRole, policy: BatchPolicy) -> None:

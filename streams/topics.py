@@ -127,6 +127,10 @@ def consumed_roles(settings: Settings) -> list[TopicRole]:
     ['interactions', 'events', 'dlq', 'features', 'insights', 'drafted_replies']
     >>> consumed_roles(Settings(_env_file=None, agents="ingest,features"))
     ['interactions', 'events']
+    >>> consumed_roles(Settings(_env_file=None, agents="processing"))  # beside `rapport sink`
+    ['interactions', 'events', 'insights', 'reply_requests']
+    >>> consumed_roles(Settings(_env_file=None, agents="sink"))
+    ['events', 'dlq', 'features', 'insights', 'drafted_replies']
     """
     agents = set(settings.agent_names)
     if not settings.drafting_enabled:

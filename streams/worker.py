@@ -32,6 +32,7 @@ from streams.app import create_app
 from streams.core.address import checked_advertised_url
 from streams.core.errors import ConfigError
 from streams.core.settings import Settings
+from streams.core.sink_lease import acquire, holder_of, needs_lease
 from streams.stack.control import require_broker
 from streams.topics import partition_mismatches
 
@@ -71,7 +72,7 @@ def preflight(settings: Settings) -> None:
                 "set RAPPORT_WEB_PORT to a free port"
             )
             raise ConfigError(msg) from exc
-    checked_advertised_url(settings)
+    url = checked_advertised_url(settings)
     require_broker(settings)
     wrong = asyncio.run(partition_mismatches(settings))
     if wrong:
@@ -81,6 +82,8 @@ def preflight(settings: Settings) -> None:
             "under a running deployment; see docs/operations.md, Partitions)"
         )
         raise ConfigError(msg)
+    if needs_lease(settings):  # after the broker: a refused start changes nothing
+        acquire(settings, holder_of(settings, url))
 
 
 M_ARENA_MAX = -8  # glibc's malloc.h

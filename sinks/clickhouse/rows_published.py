@@ -132,35 +132,66 @@ def from_features(raw: bytes | None, origin: Origin) -> Converted:
     )
 
 
+METRICS_PREFIX: Final = "metrics_"
+METRICS_SUBJECT: Final = "#models"
+"""A model set's prequential figures are published as a ``metrics_{model}`` insight of
+this subject (``agents.scoring.report``); the sink also unfolds them into ``model_metrics``."""
+
+
 def from_insight(raw: bytes | None, origin: Origin) -> Converted:
-    """An insight: a label in ``prediction``; a number also in ``score``."""
+    """An insight: a label in ``prediction``; a number also in ``score``. A metrics insight
+    also gives its figures to ``model_metrics``, one row per metric and segment.
+
+    >>> raw = (b'{"insight_id": "m", "customer_id": "#models", "event_id": "e",'
+    ...        b' "model": "metrics_intent", "model_version": 7, "prediction": 0.8,'
+    ...        b' "explanation": {"partition": 3, "examples": 40, "overall": {"accuracy": 0.8},'
+    ...        b' "by_segment": {"email": {"accuracy": 0.75}}},'
+    ...        b' "occurred_at": "2026-01-02T03:04:05Z", "produced_at": "2026-01-02T03:04:06Z"}')
+    >>> [(t, r[:7]) for t, r in from_insight(raw, Origin("insights", 1, 9)).rows[1:]]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('model_metrics', ('intent', 7, 'accuracy', 'all', 3, 0.8, 40)),
+     ('model_metrics', ('intent', 7, 'accuracy', 'email', 3, 0.75, 40))]
+    """
     try:
         ins = Insight.model_validate_json(raw or b"")
     except ValidationError as exc:
         return refused("invalid_record", exc)
     number = isinstance(ins.prediction, int | float)
-    return Converted(
-        rows=(
-            (
-                "insights",
-                (
-                    ins.insight_id,
-                    ins.customer_id,
-                    ins.event_id,
-                    ins.model,
-                    ins.model_version,
-                    str(ins.prediction),
-                    float(ins.prediction) if number else None,
-                    ins.confidence,
-                    orjson.dumps(ins.explanation).decode(),
-                    epoch_ms(ins.occurred_at),
-                    epoch_ms(ins.produced_at),
-                    origin.partition,
-                    origin.offset,
-                ),
-            ),
-        )
+    row = (
+        ins.insight_id,
+        ins.customer_id,
+        ins.event_id,
+        ins.model,
+        ins.model_version,
+        str(ins.prediction),
+        float(ins.prediction) if number else None,
+        ins.confidence,
+        orjson.dumps(ins.explanation).decode(),
+        epoch_ms(ins.occurred_at),
+        epoch_ms(ins.produced_at),
+        origin.partition,
+        origin.offset,
     )
+    rows: list[tuple[str, tuple[object, ...]]] = [("insights", row)]
+    if ins.customer_id == METRICS_SUBJECT and ins.model.startswith(METRICS_PREFIX):
+        rows.extend(("model_metrics", r) for r in _metric_rows(ins))
+    return Converted(rows=tuple(rows))
+
+
+def _metric_rows(ins: Insight) -> list[tuple[object, ...]]:
+    """``model_metrics`` rows of a metrics insight: overall (segment ``all``) and by segment."""
+    ex = ins.explanation
+    model = ins.model.removeprefix(METRICS_PREFIX)
+    partition, examples = int(ex.get("partition", 0)), int(ex.get("examples", 0))
+    at = epoch_ms(ins.occurred_at)
+    groups = {"all": ex.get("overall", {}), **ex.get("by_segment", {})}
+    return [
+        (model, ins.model_version, metric, segment, partition, float(value), examples, at)
+        for segment, figures in groups.items()
+        if isinstance(figures, dict)
+        for metric, value in figures.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
 
 
 def from_draft(raw: bytes | None, origin: Origin) -> Converted:

@@ -160,7 +160,10 @@ MODEL_METRICS = _spec(
     model LowCardinality(String)
     model_version UInt32
     metric LowCardinality(String)
+    segment LowCardinality(String)
+    source_partition UInt32
     value Float64
+    examples UInt64
     at DT64""",
     None,
     None,

@@ -38,6 +38,17 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings)
 
 
+def _cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
+    """The ClickHouse sink alone, as its own consumer group (``{app id}-sink``): the one
+    writer (and ``/sql`` reader) of a chDB store beside any number of workers run with
+    ``RAPPORT_AGENTS=processing``."""
+    from streams.core.sink_lease import SINK_SUFFIX  # noqa: PLC0415
+    from streams.worker import run_worker  # noqa: PLC0415
+
+    app_id = settings.app_id.removesuffix(SINK_SUFFIX) + SINK_SUFFIX
+    return run_worker(settings.model_copy(update={"agents": "sink", "app_id": app_id}))
+
+
 def _cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
     from streams.stack import control  # noqa: PLC0415
 
@@ -81,6 +92,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
     sub.add_parser("worker", help="run a stream-processing worker (Faust)")
     handlers["worker"] = _cmd_worker
+    sub.add_parser(
+        "sink",
+        help="run the ClickHouse sink alone, as its own consumer group: the one writer of a "
+        "chDB store beside workers run with RAPPORT_AGENTS=processing",
+    )
+    handlers["sink"] = _cmd_sink
 
     stack = sub.add_parser("stack", help="the local stack: Kafka (KRaft), Redis, LLM server")
     stack.add_argument("action", choices=["up", "down", "status"])

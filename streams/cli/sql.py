@@ -1,7 +1,9 @@
 """``rapport sql`` (read-only queries for analysts) and ``rapport bench sink``.
 
 chDB allows one process per data path, and the running worker owns it: ``rapport
-sql`` therefore sends the query to that worker's ``/sql`` endpoint, which runs it
+sql`` therefore sends the query to that worker's ``/sql`` endpoint (the one named by
+the chDB writer lease, :mod:`streams.core.sink_lease`: a ``rapport sink`` beside
+processing workers; else ``RAPPORT_WEB_HOST:RAPPORT_WEB_PORT``), which runs it
 with ``readonly = 1`` and ``final = 1`` while the engine keeps writing. ``--direct``
 opens ``RAPPORT_CLICKHOUSE_DSN`` itself instead: for a ClickHouse server, or for a
 chDB path no running worker owns.
@@ -25,6 +27,7 @@ from sinks.base import SinkError
 from sinks.clickhouse.queries import EXAMPLES
 from sinks.clickhouse.sql import FORMATS, clickhouse_format
 from streams.core.settings import Settings
+from streams.core.sink_lease import writer_url
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 HELP = "read-only SQL on ClickHouse (through the running worker: chDB allows one process per path)"
@@ -100,7 +103,7 @@ def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
 
         answer = build_sink(settings).query_direct(args.query, clickhouse_format(args.format))
     else:
-        url = (args.url or worker_url(settings)).rstrip("/")
+        url = (args.url or writer_url(settings) or worker_url(settings)).rstrip("/")
         answer = ask_worker(url, args.query, args.format, settings.clickhouse_sql_timeout_s + 10)
     if args.format == "table":
         render_table(answer, Console())
@@ -138,7 +141,11 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         default="table",
         help="table (default), csv (with a header) or json (one object per line)",
     )
-    sql.add_argument("--url", default=None, help="worker base URL (default: from RAPPORT_WEB_*)")
+    sql.add_argument(
+        "--url",
+        default=None,
+        help="worker base URL (default: the chDB writer, e.g. `rapport sink`, else RAPPORT_WEB_*)",
+    )
     sql.add_argument(
         "--direct",
         action="store_true",

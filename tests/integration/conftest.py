@@ -72,9 +72,9 @@ def scope(request: pytest.FixtureRequest, tmp_path: Path, stack: Settings) -> It
 
 @pytest.fixture
 def start_worker(scope: Scope) -> Callable[..., WorkerProcess]:
-    def start(wait_ready: float = 90.0, **env: str) -> WorkerProcess:
-        log = scope.data_dir / f"worker-{len(scope.workers)}.log"
-        worker = WorkerProcess(scope.env(**env), log)
+    def start(wait_ready: float = 90.0, command: str = "worker", **env: str) -> WorkerProcess:
+        log = scope.data_dir / f"{command}-{len(scope.workers)}.log"
+        worker = WorkerProcess(scope.env(**env), log, command)
         scope.workers.append(worker)
         return worker.start(wait_ready)
 

@@ -51,8 +51,8 @@ async def test_survivor_takes_over_and_stays_exact(
         "RAPPORT_WEB_ADVERTISED_URL": "http://{ip}:{port}",
     }
     ip = socket.gethostbyname(socket.gethostname())
-    first = start_worker(**env, RAPPORT_CLICKHOUSE_DSN=f"chdb://{scope.data_dir / 'chdb-1'}")
-    second = start_worker(**env, RAPPORT_CLICKHOUSE_DSN=f"chdb://{scope.data_dir / 'chdb-2'}")
+    first = start_worker(**env, RAPPORT_AGENTS="processing")
+    second = start_worker(**env, RAPPORT_AGENTS="processing")
     first.wait_ready(120)
     pairs = wire(replay(N, seed=37))
     head, tail = pairs[: len(pairs) // 3], pairs[len(pairs) // 3 :]

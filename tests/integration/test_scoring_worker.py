@@ -16,6 +16,7 @@ from agents.scoring.store import ModelStore
 from schemas.events import Event, parse_event
 from schemas.published import Insight
 from tests.integration.conftest import Scope
+from tests.integration.test_sink import sql
 from tests.support.features_worker import WORKER_ENV, replay, send, wait_processed, wire
 from tests.support.kafka_io import Record, collect
 from tests.support.scoring_offline import HASH_SEED
@@ -118,6 +119,35 @@ def check_metrics(found: list[Insight]) -> None:
         assert first.explanation == x, insight.insight_id
 
 
+async def check_model_metrics_table(worker: WorkerProcess, found: list[Insight]) -> None:
+    """Analysts find every published figure in ``model_metrics``: one row per model,
+    version, metric, segment and partition (segment ``all``: the overall figure)."""
+    want = {
+        (i.model.removeprefix("metrics_"), i.model_version, metric, segment,
+         i.explanation["partition"], round(value, 6), i.explanation["examples"])
+        for i in found
+        for segment, figures in {"all": i.explanation["overall"],
+                                 **i.explanation["by_segment"]}.items()
+        for metric, value in figures.items()
+    }  # fmt: skip
+    query = (
+        "SELECT model, model_version, metric, segment, source_partition, value, examples "
+        "FROM model_metrics"
+    )
+    rows: set[tuple[object, ...]] = set()
+    for _ in range(120):  # the sink writes a second or so behind the topic
+        rows = {
+            (r["model"], int(r["model_version"]), r["metric"], r["segment"],
+             int(r["source_partition"]), round(float(r["value"]), 6), int(r["examples"]))
+            for r in sql(worker, query)
+        }  # fmt: skip
+        if rows >= want:
+            break
+        await asyncio.sleep(0.5)
+    # (insights published after ``found`` was read may add rows of their own)
+    assert want and want <= rows, sorted(want - rows)[:5]
+
+
 def check_exact(got: list[Insight], want: list[Insight]) -> None:
     check_metrics([i for i in got if i.model.startswith("metrics_")])
     got = [i for i in got if not i.model.startswith("metrics_")]
@@ -157,6 +187,7 @@ async def test_scoring_exact_restored_and_tamper_refused(
     want = expected(scope, records)
     got = await insights_topic(scope, len(want))
     check_exact(got, want)
+    await check_model_metrics_table(worker, [i for i in got if i.model.startswith("metrics_")])
     inbound = {
         e.event_id for _, _, e in records if e.type == "message" and e.direction == "inbound"
     }

@@ -176,8 +176,8 @@ def intent_versions(got: Sequence[Insight], records: Records, prefix: str) -> di
 async def test_two_workers_split_then_survivor_restores_checkpoints(
     scope: Scope, start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    first = start_worker(**ENV, RAPPORT_CLICKHOUSE_DSN=f"chdb://{scope.data_dir / 'chdb-1'}")
-    second = start_worker(**ENV, RAPPORT_CLICKHOUSE_DSN=f"chdb://{scope.data_dir / 'chdb-2'}")
+    first = start_worker(**ENV, RAPPORT_AGENTS="processing")
+    second = start_worker(**ENV, RAPPORT_AGENTS="processing")
     first.wait_ready(60)  # the rebalance that gave the second worker its share is over
 
     # 1. both workers score; each partition's set lives on one of them

@@ -24,8 +24,9 @@ def free_port() -> int:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, command: str = "worker") -> None:
         self.env = env
+        self.command = command
         self.log_path = log_path
         self.port = int(env["RAPPORT_WEB_PORT"])
         self.proc: subprocess.Popen[bytes] | None = None
@@ -33,7 +34,7 @@ class WorkerProcess:
     def start(self, wait_ready: float = 90.0) -> WorkerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"],
+                [sys.executable, "-m", "streams.cli", self.command],
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

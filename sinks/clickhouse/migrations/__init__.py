@@ -7,7 +7,7 @@ racing at start, or a crash in the middle of a migration, leave a schema the nex
 run completes.
 
 >>> [m.version for m in MIGRATIONS], pending({1: MIGRATIONS[0].checksum})[0].version
-([1, 2, 3], 2)
+([1, 2, 3, 4], 2)
 >>> pending({1: "edited"})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sinks.base import SinkError
-from sinks.clickhouse.migrations import m001_tables, m002_kpis, m003_draft_fields
+from sinks.clickhouse.migrations import (
+    m001_tables,
+    m002_kpis,
+    m003_draft_fields,
+    m004_model_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ MIGRATIONS: Final = (
     Migration(1, "tables", m001_tables.STATEMENTS),
     Migration(2, "kpis", m002_kpis.STATEMENTS),
     Migration(3, "draft fields", m003_draft_fields.STATEMENTS),
+    Migration(4, "model metrics by segment and partition", m004_model_metrics.STATEMENTS),
 )
 
 

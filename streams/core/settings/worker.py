@@ -48,8 +48,9 @@ class WorkerSettings(LocalState):
     processing_guarantee: ProcessingGuarantee = Field("at_least_once")
     agents: str = Field(
         "all",
-        description="Agents this worker runs: all, or comma-separated names among "
-        "ingest, features, scoring, sink, reply_requests, drafting (scoring needs features)",
+        description="Agents this worker runs: all, processing (all but the sink: workers "
+        "beside one `rapport sink`), or comma-separated names among ingest, features, "
+        "scoring, sink, reply_requests, drafting (scoring needs features)",
     )
 
     # --- the hot path's batches (streams.core.batches)
@@ -103,6 +104,8 @@ class WorkerSettings(LocalState):
         names = {n.strip() for n in value.split(",") if n.strip()}
         if names == {"all"}:
             return "all"
+        if "processing" in names:  # every agent but the sink (beside one `rapport sink`)
+            names = (names - {"processing"}) | (set(AGENT_NAMES) - {"sink"})
         unknown = sorted(names - set(AGENT_NAMES) - set(BENCH_AGENTS))
         if unknown or not names:
             msg = f"unknown agent(s) {unknown}; expected all or names among {AGENT_NAMES}"
