@@ -10,7 +10,8 @@ Redis under the request id (``DraftStore.keep_values``), expiring with the draft
 erased with the customer. It also counts reviewers'
 ``draft_feedback`` per model and prompt version (the scoring stage learns intent labels
 from the same events: :mod:`agents.scoring.text`), and on an ``erasure`` forgets the
-customer's conversations and purges their cached drafts and prompts.
+customer's conversations (its record keeps only the erasure time, so a replay of older
+messages is refused without a Redis call) and purges their cached drafts and prompts.
 
 A second agent reads ``insights``: when a customer's churn risk rises across
 ``drafting_churn_threshold`` (at most once per ``drafting_engagement_cooldown_s``) it
@@ -100,10 +101,10 @@ class ReplyRequests:
             log.exception("reply-requests failed on event %s", event.event_id)
 
     async def message(self, msg: Message) -> None:
-        if await self._erased_since(msg):
+        convs = Conversations.decode(self.conversations.get(msg.customer_id))
+        if await self._erased_since(msg, convs):
             dm.NO_REPLY.labels("erased").inc()
             return
-        convs = Conversations.decode(self.conversations.get(msg.customer_id))
         if convs.seen(msg.conversation_id, msg.event_id) and msg.direction != "inbound":
             return
         intent = detect(msg.text) if msg.direction == "inbound" else "agent_reply"
@@ -150,16 +151,22 @@ class ReplyRequests:
         )
         await self.emit(request)
 
-    async def _erased_since(self, msg: Message) -> bool:
+    async def _erased_since(self, msg: Message, convs: Conversations) -> bool:
         """Whether the customer was erased after this message was sent (a replay of an
         erased customer's old messages must not refill the conversations or
-        ``reply-requests``). Redis unreachable: not known here, the drafting agent checks
-        again before drafting."""
-        try:
-            erased = await self.store.erased_at(msg.customer_id)
-        except DraftStoreError as exc:
-            log.warning("reply-requests: erasure check of %s failed: %s", msg.event_id, exc)
-            return False
+        ``reply-requests``). The customer's conversations record says (written by
+        :meth:`erase`, moving with its partition); a customer without one (a first
+        message, or a record from before it was kept) is looked up once in the drafting
+        store, and the answer is kept in the record. Redis unreachable: not known here,
+        the drafting agent checks again before drafting."""
+        if not convs.erasure_known:
+            try:
+                convs.erased_at = await self.store.erased_at(msg.customer_id)
+                convs.erasure_known = True
+            except DraftStoreError as exc:
+                log.warning("reply-requests: erasure check of %s failed: %s", msg.event_id, exc)
+                return False
+        erased = convs.erased_at
         return erased is not None and msg.occurred_at.timestamp() <= erased
 
     async def declare(self) -> None:
@@ -214,7 +221,9 @@ class ReplyRequests:
             dm.FEEDBACK.labels(*labels, fb.verdict).inc()
 
     async def erase(self, erasure: ErasureRequest) -> None:
-        self.conversations.pop(erasure.customer_id, None)
+        cid = erasure.customer_id
+        convs = Conversations.decode(self.conversations.get(cid))
+        self.conversations[cid] = convs.erased(erasure.occurred_at.timestamp()).encode()
         self.customers.pop(erasure.customer_id, None)
         for attempt in range(ERASE_ATTEMPTS):
             try:

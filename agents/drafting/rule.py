@@ -50,18 +50,39 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", " ", text.lower()).strip()
 
 
+ERASED: Final = "#erased"
+"""The key of the erasure time in an encoded record (no conversation id holds ``#``)."""
+
+
 @dataclass
 class Conversations:
-    """One customer's recent conversations: ``{id: {"state", "turns", "updated"}}``."""
+    """One customer's recent conversations: ``{id: {"state", "turns", "updated"}}``, and
+    when the customer was last erased (``erased_at``; ``erasure_known``: whether this
+    record says, None included; records written before it was kept do not).
+
+    >>> convs = Conversations.decode(None)
+    >>> convs.erasure_known, Conversations.decode(convs.erased(1.5).encode()).erased_at
+    (False, 1.5)
+    """
 
     data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    erased_at: float | None = None
+    erasure_known: bool = False
 
     @classmethod
     def decode(cls, raw: bytes | None) -> Conversations:
-        return cls(orjson.loads(raw) if raw else {})
+        data = orjson.loads(raw) if raw else {}
+        known = ERASED in data
+        erased = data.pop(ERASED, None)
+        return cls(data, None if erased is None else float(erased), known)
 
     def encode(self) -> bytes:
-        return orjson.dumps(self.data)
+        return orjson.dumps({**self.data, ERASED: self.erased_at})
+
+    def erased(self, at: float) -> Conversations:
+        """The record of an erased customer: no conversations, the latest erasure time."""
+        latest = at if self.erased_at is None else max(at, self.erased_at)
+        return Conversations({}, latest, True)
 
     def turns(self, conversation_id: str) -> list[dict[str, Any]]:
         conv = self.data.get(conversation_id)
