@@ -28,6 +28,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         return _evaluate_drafts(args, settings)
     if args.replayed_drafts:
         return _evaluate_replayed_drafts(args, settings)
+    if args.partitions:
+        return _evaluate_partitions(args)
     datasets = DATASETS if args.datasets == "all" else tuple(args.datasets.split(","))
     calibration = [_calibration_us()]
     rows = evaluate(
@@ -54,6 +56,31 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(as_json(rows, meta), indent=2, default=str) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+def _evaluate_partitions(args: argparse.Namespace) -> int:
+    """Text models laid out as the workers keep them: one per partition."""
+    from online_models.evaluate.partitions import (  # noqa: PLC0415
+        evaluate_partitions,
+        format_partitions,
+        partitions_json,
+    )
+
+    try:
+        counts = sorted({int(n) for n in args.partitions.split(",")})
+    except ValueError:
+        counts = []
+    if not counts or counts[0] < 1:
+        print("rapport: --partitions takes counts like 1,2,4")
+        return 2
+    rows = evaluate_partitions(counts, args.data_dir, limit=args.limit, seed=args.seed)
+    print(format_partitions(rows))
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"partitions": partitions_json(rows)}, indent=2) + "\n")
         print(f"wrote {path}")
     return 0
 
@@ -157,6 +184,13 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         type=int,
         default=0,
         help="also report models warm-started with N passes over the training stream",
+    )
+    evaluate.add_argument(
+        "--partitions",
+        default=None,
+        metavar="N,N,...",
+        help="instead: sentiment (Tweets) and intent (BANKING77) with one model per "
+        "partition, as the workers keep them, for each partition count",
     )
     evaluate.add_argument(
         "--drafts",

@@ -122,3 +122,27 @@ def test_exact_metrics_match_scikit_learn() -> None:
     guesses = [y if rnd.random() < 0.6 else rnd.choice("abcd") for y in labels]
     assert macro_f1(labels, guesses) == pytest.approx(f1_score(labels, guesses, average="macro"))
     assert math.isnan(roc_auc([True], [0.5]))
+
+
+def test_partitions_replay_lays_text_models_out_as_the_workers_do(rows: list[Row]) -> None:
+    """``rapport evaluate --partitions``: one partition is exactly the one-pass row; with
+    more, each model learns only its share of the labels (and a sharded intent model,
+    with 77 classes, falls behind the single one)."""
+    from online_models.evaluate.partitions import (  # noqa: PLC0415
+        evaluate_partitions,
+        format_partitions,
+        partition_of,
+    )
+
+    found = evaluate_partitions([1, 4], limit=SLICE, seed=0)
+    by = {(r.model, r.dataset, r.partitions): r for r in found}
+    for model, dataset in (("sentiment", "tweets"), ("intent", "banking77")):
+        one = _row(rows, model, dataset, STREAMED)
+        single = by[(model, dataset, 1)]
+        assert single.prequential == pytest.approx(one.prequential["accuracy"])
+        assert single.holdout == pytest.approx(one.holdout["accuracy"])
+        assert by[(model, dataset, 4)].labels_per_model == one.n_train / 4
+    assert by[("intent", "banking77", 4)].holdout < by[("intent", "banking77", 1)].holdout
+    shares = [partition_of(f"train-{i}", 4) for i in range(4000)]
+    assert all(900 < shares.count(p) < 1100 for p in range(4))
+    assert "vs 1 (holdout)" in format_partitions(found)
