@@ -71,7 +71,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             Envelope,
             7,
             compacted=False,
-            doc="Validated, de-duplicated events keyed by customer_id: the processing path.",
+            doc="Validated, de-duplicated events keyed by customer_id: the processing path. "
+            "Records keyed #example are the scoring stage's shared labelled text examples "
+            "(no events: skip them).",
         ),
         spec(
             "dlq",

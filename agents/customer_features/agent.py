@@ -36,6 +36,7 @@ from features.state import CustomerState, StateError
 from features.store import FeatureStore
 from features.vector import vector
 from schemas.events import Event, parse_event
+from schemas.examples import is_example
 from schemas.published import DeadLetter
 from streams.core import metrics
 from streams.core.batches import batches, use
@@ -49,6 +50,8 @@ TABLE = "features"
 ERASURES = "features-erasures"
 AppliedHook = Callable[[Event, int, int, Status], Awaitable[None]]
 """Called with each parsed event, its partition, offset and outcome (e.g. scoring)."""
+ExampleHook = Callable[[bytes | None, int, int], Awaitable[None]]
+"""Called with each shared labelled example's value, its partition and offset."""
 
 
 def rules_of(settings: FeatureSettings) -> Rules:
@@ -97,6 +100,7 @@ class FeatureAgent:
         self._consumed = metrics.EVENTS_IN.labels(AGENT)
         self._outcomes = {s: fmetrics.OUTCOMES.labels(s) for s in get_args(Status)}
         self.on_applied: AppliedHook | None = None
+        self.on_example: ExampleHook | None = None
         self.on_batch_end: Callable[[], Awaitable[None]] | None = None
         """Called after a batch's events were applied, before its tables are written."""
 
@@ -137,7 +141,12 @@ class FeatureAgent:
         await self._apply(partition, RawRecord(message.offset, message.key, message.value))
 
     async def _apply(self, partition: int, record: RawRecord) -> None:
-        """Apply one record of the events topic; dead-letter it if it is not an event."""
+        """Apply one record of the events topic; dead-letter it if it is not an event.
+        A shared labelled example (``schemas.examples``) goes to the scoring stage only."""
+        if is_example(record.key):
+            if self.on_example is not None:
+                await self.on_example(record.value, partition, record.offset)
+            return
         if not record.value:
             await self.dead_letter(partition, record, "empty_payload", "payload: empty")
             return

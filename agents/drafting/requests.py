@@ -48,6 +48,7 @@ from agents.drafting.llm.redact import Redacted
 from agents.drafting.rule import Conversations, decide, next_state, priority
 from agents.drafting.store import DraftStore, DraftStoreError
 from schemas.events import DraftFeedback, ErasureRequest, Message, parse_event
+from schemas.examples import is_example
 from schemas.published import ConversationTurn, Insight, ReplyRequest
 from streams.core import metrics
 from streams.core.batches import batches, use
@@ -312,6 +313,8 @@ def register(runtime: Runtime) -> ReplyRequests:
     async def reply_requests_agent(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, settings.batch_max_events, settings.batch_linger_s):
             for event in batch:
+                if is_example(event.message.key):
+                    continue  # the scoring stage's shared labels (schemas.examples)
                 use(event)  # the conversations table's changelog goes to its partition
                 await agent.handle(event.value)
 

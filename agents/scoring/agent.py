@@ -53,6 +53,7 @@ from agents.scoring.state import ModelConfig, PartitionModels
 from agents.scoring.store import ModelStore
 from features.engine import Status
 from schemas.events import Event
+from schemas.examples import EXAMPLE_KEY, Example
 from schemas.published import Insight
 from streams.core import metrics
 from streams.core.batches import use
@@ -92,6 +93,8 @@ class ScoringAgent:
         settings = runtime.settings
         self.app = runtime.app
         self.insights_name = settings.topic_name("insights")
+        self.events_name = settings.topic_name("events")
+        self.partitions = settings.topic_partitions
         source = EngineFeatures(features.engine, features.rules)
         self.scorer = Scorer(
             config_of(settings), source, holds=holds, coalesce=settings.models_coalesce
@@ -127,6 +130,8 @@ class ScoringAgent:
                 self.contexts[event.customer_id] = current_event()
             for insight in insights:
                 await self._send(insight)
+            for example in self.scorer.take_examples():
+                await self._share(example)
             if insights:
                 metrics.INSIGHT_STAGE.observe(metrics.since(event.occurred_at))
             sm.SCORE_SECONDS.observe(time.perf_counter() - started)
@@ -138,6 +143,27 @@ class ScoringAgent:
             )
         finally:
             self.sending -= 1
+
+    async def on_example(self, value: bytes | None, partition: int, offset: int) -> None:
+        """Learn a labelled example another partition shared (its ``on_example`` hook)."""
+        try:
+            if partition not in self.scorer.sets:
+                self.scorer.adopt(await self.checkpoints.restore(partition))
+            self.scorer.learn_example(Example.decode(value), partition, offset)
+        except Exception:
+            sm.ERRORS.inc()
+            metrics.AGENT_ERRORS.labels(AGENT).inc()
+            log.exception("scoring: shared example at partition %d @%d failed", partition, offset)
+
+    async def _share(self, example: Example) -> None:
+        """A copy of a labelled example to every other partition of ``events``."""
+        value = example.encode()
+        for partition in range(self.partitions):
+            if partition != example.origin:
+                await self.app.producer.send(
+                    self.events_name, EXAMPLE_KEY, value, partition, None, None
+                )
+        sm.EXAMPLES_SHARED.labels(example.model).inc()
 
     async def end_batch(self) -> None:
         """The behaviour steps the batch's events left waiting, one per customer."""
@@ -247,6 +273,7 @@ def register(runtime: Runtime, features: FeatureAgent) -> ScoringAgent:
     features.behind.append(behind)
     agent = ScoringAgent(runtime, features, behind)
     features.on_applied = agent.on_event
+    features.on_example = agent.on_example
     features.on_batch_end = agent.end_batch
 
     async def _recovered() -> None:

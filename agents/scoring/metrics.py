@@ -25,8 +25,13 @@ LABELS = Counter(
     "Labels seen by the scoring agent, per model and outcome: learnt, refused (by the "
     "model's rule), unmatched (the labelled message is not among the customer's recent "
     "texts; a churn outcome with no open prediction), replayed (already learnt before a "
-    "restart)",
+    "restart), shared (a labelled example another partition learnt first)",
     ["model", "outcome"],
+)
+EXAMPLES_SHARED = Counter(
+    "rapport_scoring_examples_shared_total",
+    "Labelled text examples this worker learnt and sent to the other partitions of events",
+    ["model"],
 )
 FEEDBACK = Counter(
     "rapport_scoring_feedback_total",

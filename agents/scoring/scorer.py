@@ -20,6 +20,11 @@ Learning happens once per event: an event at or below the set's ``offset`` (a
 redelivery after a restore) is scored and published again, with the same insight
 ids, but not learnt from.
 
+**Shared labels** (``schemas.examples``): a labelled text example learnt in step 3 is
+also handed out (:meth:`Scorer.take_examples`) for the other partitions of ``events``;
+a copy arriving there is learnt by :meth:`Scorer.learn_example`, once, in log order. So
+the sentiment and intent models of every partition learn from every label.
+
 **Coalescing** (``coalesce``, the worker's default): step 4's churn, segment and anomaly,
 and reco's top-k, wait in :attr:`Scorer.pending` and run once per customer when the
 agent calls :meth:`Scorer.flush` at the end of its batch, on the customer's vector then,
@@ -56,6 +61,7 @@ from features.engine import FeatureEngine
 from features.vector import model_inputs
 from online_models.delayed import by_partition
 from schemas.events import AgentLabel, DraftFeedback, Event, Message, Rating, Subscription
+from schemas.examples import Example
 from schemas.published import Insight
 
 log = logging.getLogger(__name__)
@@ -121,6 +127,8 @@ class Scorer:
         self.coalesce = coalesce
         self.pending: dict[str, Pending] = {}
         """Customers whose behaviour step waits for :meth:`flush` (``coalesce``)."""
+        self.examples: list[Example] = []
+        """Labelled examples learnt and not yet handed out (:meth:`take_examples`)."""
         self._scan: dict[int, list[tuple[str, bytes]]] | None = None
 
     def fresh(self, partition: int) -> PartitionModels:
@@ -186,7 +194,21 @@ class Scorer:
                 tabular.reco(turn, event)
         if turn.outputs:
             self.features.set_outputs(cid, turn.outputs)
+        self.examples.extend(turn.examples)
         return turn.insights
+
+    def learn_example(self, example: Example, partition: int, offset: int) -> bool:
+        """A labelled example another partition learnt, at ``offset`` of this partition's
+        log: learnt once (not again when re-read below the set's offset)."""
+        models = self.models(partition)
+        if not models.learnt(offset):
+            return False
+        return text.learn_example(models, example)
+
+    def take_examples(self) -> list[Example]:
+        """The examples learnt since the last call, to send to the other partitions."""
+        found, self.examples = self.examples, []
+        return found
 
     def _defer(self, event: Event, partition: int, learn: bool, settled: bool) -> None:
         before = self.pending.get(event.customer_id)

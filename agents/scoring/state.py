@@ -54,6 +54,8 @@ MAX_SEGMENTS = 8
 MAX_TEXT_CHARS = 2_000
 """Characters of a remembered message kept for learning from a later label."""
 """Segments per monitor (channels, plans); later ones are pooled as ``other``."""
+MAX_EXAMPLE_IDS = 20_000
+"""Ids of shared examples a set remembers (a resend comes within a commit interval)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +146,16 @@ class PartitionModels(OnlineModel):
         self.subscriptions: Recent[dict[str, Any]] = Recent(config.max_customers)
         self.outcomes: Recent[str] = Recent(config.max_customers)
         self.last: Recent[dict[str, list[Any]]] = Recent(config.max_customers)
+        self.examples: Recent[bool] = Recent(MAX_EXAMPLE_IDS)
+        """Ids of the examples learnt from (``schemas.examples``): a resent copy is skipped."""
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("published_through", -1)  # a checkpoint written before the mark
         self.__dict__.update(state)
         if "outcomes" not in state:  # a checkpoint written before outcomes were kept
             self.outcomes = Recent(self.config.max_customers)
+        if "examples" not in state:  # ... or before examples were shared
+            self.examples = Recent(MAX_EXAMPLE_IDS)
         if "reco" not in self.monitors:  # a checkpoint written before reco was monitored
             self.monitors["reco"] = Monitor("label", max_segments=MAX_SEGMENTS)
         for name, monitor in unsupervised_monitors().items():  # ... or segment and anomaly

@@ -37,9 +37,11 @@ from agents.drafting.llm.intent import ACKNOWLEDGEMENT, OTHER, detect
 from agents.scoring import metrics as sm
 from agents.scoring.inputs import polarity, rating_label, trend
 from agents.scoring.publish import UNKNOWN, insight
+from agents.scoring.state import PartitionModels
 from agents.scoring.turn import Turn
 from online_models.text_features import normalise, tokens
 from schemas.events import AgentLabel, DraftFeedback, Message, Rating
+from schemas.examples import Example
 
 TEXT_MODELS: Final = ("sentiment", "intent")
 DRAFT_PREFIX: Final = "draft-"
@@ -133,4 +135,24 @@ def _learn(turn: Turn, kind: str, text: str, value: str, segment: str) -> bool:
     sm.LABELS.labels(kind, "learnt").inc()
     truth = value.strip().lower() if kind == "sentiment" else value.strip()
     turn.monitor(kind, truth, UNKNOWN if before is None else str(before), segment)
+    example_id = f"{turn.event.event_id}:{kind}"
+    turn.models.examples.put(example_id, True)
+    turn.examples.append(Example(example_id, kind, text, value, turn.models.partition))
     return True
+
+
+def learn_example(models: PartitionModels, example: Example) -> bool:
+    """Learn a labelled example another partition learnt first (``schemas.examples``);
+    ``False`` for an unknown model, the partition's own example or one learnt already."""
+    model = models.models.get(example.model)
+    if (
+        example.model not in TEXT_MODELS
+        or model is None
+        or example.origin == models.partition
+        or models.examples.get(example.example_id) is not None
+    ):
+        return False
+    models.examples.put(example.example_id, True)
+    learnt = model.learn_one({"text": example.text}, example.label)
+    sm.LABELS.labels(example.model, "shared" if learnt else "refused").inc()
+    return learnt

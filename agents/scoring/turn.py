@@ -20,6 +20,7 @@ from agents.scoring.state import PartitionModels
 from features.definitions import Vector
 from online_models.monitor import Monitor
 from schemas.events import Event
+from schemas.examples import Example
 from schemas.published import Insight
 
 
@@ -44,6 +45,8 @@ class Turn:
     source: FeatureSource
     insights: list[Insight] = field(default_factory=list)
     outputs: dict[str, float] = field(default_factory=dict)
+    examples: list[Example] = field(default_factory=list)
+    """Labelled text examples learnt here, for the other partitions (``schemas.examples``)."""
     _vector: Vector | None = None
     _read: bool = False
 

@@ -13,13 +13,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
 
 from agents.scoring.store import ModelStore
-from schemas.events import Event, parse_event
+from schemas.events import Event
+from schemas.examples import Example
 from schemas.published import Insight
 from tests.integration.conftest import Scope
 from tests.integration.test_sink import sql
 from tests.support.features_worker import WORKER_ENV, replay, send, wait_processed, wire
 from tests.support.kafka_io import Record, collect
-from tests.support.scoring_offline import HASH_SEED
+from tests.support.scoring_offline import HASH_SEED, parse_record
 from tests.support.scoring_offline import expected as offline
 from tests.support.workers import WorkerProcess, metric
 
@@ -40,10 +41,21 @@ def samples(port: int, name: str) -> dict[str, float]:
     return {next(iter(labels.values()), ""): value for labels, value in metric(port, name)}
 
 
-async def events_topic(scope: Scope, count: int) -> list[tuple[int, int, Event]]:
-    records = await collect(scope.topic("events"), count, timeout=60)
-    assert len(records) == count, "every produced event reached the events topic once"
-    return [(r.partition, r.offset, parse_event(r.value or b"")) for r in records]
+Log = list[tuple[int, int, Event | Example]]
+
+
+async def events_topic(scope: Scope, count: int) -> tuple[Log, list[tuple[int, int, Event]]]:
+    """The events topic: every record (the shared labelled examples too, which the
+    offline scorer learns from in log order), and its events alone."""
+    records = await collect(scope.topic("events"), count, timeout=60, settle=2, examples=True)
+    log = [(r.partition, r.offset, parse_record(r.key, r.value)) for r in records]
+    events = [(p, o, e) for p, o, e in log if not isinstance(e, Example)]
+    assert len(events) == count, "every produced event reached the events topic once"
+    return log, events
+
+
+def record_id(found: Event | Example) -> str:
+    return found.example_id if isinstance(found, Example) else found.event_id
 
 
 async def insights_topic(scope: Scope, count: int) -> list[Insight]:
@@ -53,7 +65,7 @@ async def insights_topic(scope: Scope, count: int) -> list[Insight]:
 
 def expected(
     scope: Scope,
-    records: Sequence[tuple[int, int, Event]],
+    records: Sequence[tuple[int, int, Event | Example]],
     fresh_at: Collection[tuple[int, int]] = (),
 ) -> list[Insight]:
     return offline(records, scope.env(**ENV), scope.data_dir, fresh_at)
@@ -183,11 +195,20 @@ async def test_scoring_exact_restored_and_tamper_refused(
     batch1 = wire(replay(N, seed=21))
     await send(scope, batch1)
     await wait_processed(worker.port, len(batch1))
-    records = await events_topic(scope, len(batch1))
-    want = expected(scope, records)
+    log, records = await events_topic(scope, len(batch1))
+    want = expected(scope, log)
     got = await insights_topic(scope, len(want))
     check_exact(got, want)
     await check_model_metrics_table(worker, [i for i in got if i.model.startswith("metrics_")])
+    # every labelled example learnt on one partition reached the 3 others, learnt once each
+    examples = [e for _, _, e in log if isinstance(e, Example)]
+    sent = samples(worker.port, "rapport_scoring_examples_shared_total")
+    assert examples and len(examples) == 3 * sum(sent.values()), (len(examples), sent)
+    shared = [
+        v for labels, v in metric(worker.port, "rapport_scoring_labels_total")
+        if labels["outcome"] == "shared"
+    ]  # fmt: skip
+    assert sum(shared) == len(examples)
     inbound = {
         e.event_id for _, _, e in records if e.type == "message" and e.direction == "inbound"
     }
@@ -222,8 +243,8 @@ async def test_scoring_exact_restored_and_tamper_refused(
     batch2 = wire(replay(N // 3, seed=22), id_prefix="b2-")
     await send(scope, batch2)
     await wait_processed(worker.port, len(batch2))
-    records = await events_topic(scope, len(batch1) + len(batch2))
-    want = expected(scope, records)
+    log, records = await events_topic(scope, len(batch1) + len(batch2))
+    want = expected(scope, log)
     got = await insights_topic(scope, len(want))
     check_exact(got, want)
     partition_of = {e.event_id: p for p, _, e in records}
@@ -249,9 +270,11 @@ async def test_scoring_exact_restored_and_tamper_refused(
     outcomes = samples(worker.port, "rapport_scoring_checkpoints_total")
     assert outcomes.get("refused") == 1.0, outcomes
     total = len(batch1) + len(batch2) + len(batch3)
-    records = await events_topic(scope, total)
-    first_b3 = min(o for p, o, e in records if p == victim and e.event_id.startswith("b3-"))
-    want = expected(scope, records, fresh_at={(victim, first_b3)})
+    log, records = await events_topic(scope, total)
+    # the victim's models start fresh at its first record after the restart: an event of
+    # the third batch, or a labelled example another partition shared from it
+    first_b3 = min(o for p, o, e in log if p == victim and record_id(e).startswith("b3-"))
+    want = expected(scope, log, fresh_at={(victim, first_b3)})
     got = await insights_topic(scope, len(want))
     check_exact(got, want)
     partition_of = {e.event_id: p for p, _, e in records}

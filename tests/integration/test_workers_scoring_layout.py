@@ -32,12 +32,13 @@ from agents.scoring.store import ModelStore
 from features.engine import FeatureEngine
 from online_models.checkpoint import Checkpointer
 from schemas.events import Event, parse_event
+from schemas.examples import Example, is_example
 from schemas.published import Insight
 from tests.integration.conftest import Scope
 from tests.support.events_factory import ids_of
 from tests.support.features_worker import WORKER_ENV, replay, send, wire
 from tests.support.kafka_io import collect, end_offsets, wait_committed
-from tests.support.scoring_offline import HASH_SEED
+from tests.support.scoring_offline import HASH_SEED, parse_record
 from tests.support.scoring_offline import expected as offline
 from tests.support.workers import WorkerProcess, metric
 
@@ -53,7 +54,8 @@ ENV = {
 RESTORED = re.compile(
     r"scoring: partition (\d+) restored \(version (\d+), offset (-?\d+), sequence (\d+)\)"
 )
-Records = list[tuple[int, int, Event]]
+Records = list[tuple[int, int, Event | Example]]
+"""The events topic's records: events, and the labelled examples the scoring stage shares."""
 
 
 def model_partitions(port: int) -> set[int]:
@@ -77,16 +79,19 @@ async def events_topic(scope: Scope, ids: set[str]) -> Records:
     (the feature engine drops them by event id, as the offline run does)."""
     deadline = time.monotonic() + 60
     while True:  # copies count towards len(ids): read until every id is there
-        records = await collect(scope.topic("events"), len(ids), timeout=60, settle=2)
-        out = [(r.partition, r.offset, parse_event(r.value or b"")) for r in records]
-        seen = {e.event_id for _, _, e in out}
+        records = await collect(
+            scope.topic("events"), len(ids), timeout=60, settle=2, examples=True
+        )
+        out = [(r.partition, r.offset, parse_record(r.key, r.value)) for r in records]
+        seen = {e.event_id for _, _, e in out if not isinstance(e, Example)}
         if seen >= ids or time.monotonic() > deadline:
             break
         await asyncio.sleep(1)
     assert seen == ids, f"missing {sorted(ids - seen)[:5]}, unknown {sorted(seen - ids)[:5]}"
     payloads: dict[str, set[bytes]] = {}
     for r in records:
-        payloads.setdefault(parse_event(r.value or b"").event_id, set()).add(r.value or b"")
+        if not is_example(r.key):
+            payloads.setdefault(parse_event(r.value or b"").event_id, set()).add(r.value or b"")
     assert all(len(v) == 1 for v in payloads.values()), "copies are exact copies"
     return out
 
@@ -111,7 +116,9 @@ def check_exact(got: Sequence[Insight], want: Sequence[Insight], records: Record
             insight.model_version,
         ), insight.insight_id
     inbound = {
-        e.event_id for _, _, e in records if e.type == "message" and e.direction == "inbound"
+        e.event_id
+        for _, _, e in records
+        if not isinstance(e, Example) and e.type == "message" and e.direction == "inbound"
     }
     assert len(inbound) > 100
     for model in ("sentiment", "intent"):
@@ -125,8 +132,8 @@ def last_scored(records: Records, scope: Scope) -> dict[int, int]:
     engine = FeatureEngine({}, {}, rules_of(settings), dedup_span=settings.features_dedup_span)
     out: dict[int, int] = {}
     for partition, offset, event in sorted(records, key=lambda r: (r[0], r[1])):
-        if engine.process(event, partition, offset).status in SCORED:
-            out[partition] = offset
+        if isinstance(event, Example) or engine.process(event, partition, offset).status in SCORED:
+            out[partition] = offset  # an example moves the set's offset too
     return out
 
 
@@ -165,7 +172,7 @@ async def checkpointed(
 
 
 def intent_versions(got: Sequence[Insight], records: Records, prefix: str) -> dict[int, list[int]]:
-    partition_of = {e.event_id: p for p, _, e in records}
+    partition_of = {e.event_id: p for p, _, e in records if not isinstance(e, Example)}
     out: dict[int, list[int]] = {}
     for insight in got:
         if insight.model == "intent" and insight.event_id.startswith(prefix):

@@ -11,6 +11,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from schemas.examples import is_example
+
 BOOTSTRAP = "127.0.0.1:9092"
 
 
@@ -58,10 +60,12 @@ async def produce(topic: str, records: Iterable[tuple[bytes | None, bytes | None
 
 
 async def collect(
-    topic: str, count: int, timeout: float = 60.0, settle: float = 0.0
+    topic: str, count: int, timeout: float = 60.0, settle: float = 0.0, *, examples: bool = False
 ) -> list[Record]:
     """Read ``topic`` from the beginning until ``count`` records or ``timeout``;
-    then keep reading ``settle`` seconds more to catch extras (duplicates)."""
+    then keep reading ``settle`` seconds more to catch extras (duplicates). The scoring
+    stage's shared labelled examples on ``events`` (``schemas.examples``: no events) are
+    left out unless ``examples``, and never count towards ``count``."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=BOOTSTRAP,
@@ -73,18 +77,23 @@ async def collect(
     )
     await consumer.start()
     out: list[Record] = []
+    counted = 0
     try:
         deadline = time.monotonic() + timeout
         settle_until: float | None = None
         while True:
             now = time.monotonic()
-            if settle_until is None and (len(out) >= count or now > deadline):
+            if settle_until is None and (counted >= count or now > deadline):
                 settle_until = now + settle
             if settle_until is not None and now >= settle_until:
                 break
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
-                out.extend(Record(r.key, r.value, r.partition, r.offset) for r in records)
+                for r in records:
+                    example = is_example(r.key)
+                    counted += not example
+                    if examples or not example:
+                        out.append(Record(r.key, r.value, r.partition, r.offset))
     finally:
         await consumer.stop()
     return out
@@ -92,14 +101,15 @@ async def collect(
 
 async def end_offsets(topic: str, count: int) -> dict[TopicPartition, int]:
     """The end offset of each partition of ``topic``, once it holds ``count`` records."""
-    records = await collect(topic, count, timeout=30)
-    assert len(records) >= count, f"{topic}: {len(records)} of {count} records"
+    records = await collect(topic, count, timeout=30, examples=True)
+    found = sum(not is_example(r.key) for r in records)
+    assert found >= count, f"{topic}: {found} of {count} records"
     return _ends(topic, records)
 
 
 async def current_ends(topic: str, read_s: float = 3.0) -> dict[TopicPartition, int]:
     """The end offset of each non-empty partition of ``topic``, read for ``read_s``."""
-    return _ends(topic, await collect(topic, 10**9, timeout=read_s))
+    return _ends(topic, await collect(topic, 10**9, timeout=read_s, examples=True))
 
 
 def _ends(topic: str, records: list[Record]) -> dict[TopicPartition, int]:

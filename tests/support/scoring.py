@@ -13,6 +13,7 @@ from agents.scoring.store import Stored
 from features.definitions import Rules
 from features.engine import FeatureEngine
 from schemas.events import Event
+from schemas.examples import Example
 from schemas.published import Insight
 from tests.support.features import at, make_event
 
@@ -32,11 +33,17 @@ class Pipeline:
         self.engine = FeatureEngine({}, {}, self.rules)
         self.scorer = Scorer(self.config, EngineFeatures(self.engine, self.rules), lambda: NOW)
 
-    def feed(self, event: Event, partition: int = 0, offset: int | None = None) -> list[Insight]:
-        """Apply one event like the feature agent, then score it like its hook does."""
+    def feed(
+        self, event: Event | Example, partition: int = 0, offset: int | None = None
+    ) -> list[Insight]:
+        """Apply one event like the feature agent, then score it like its hook does (a
+        shared example goes to the scorer only)."""
         if offset is None:
             offset = self.offsets.get(partition, -1) + 1
         self.offsets[partition] = max(offset, self.offsets.get(partition, -1))
+        if isinstance(event, Example):
+            self.scorer.learn_example(event, partition, offset)
+            return []
         outcome = self.engine.process(event, partition, offset)
         if outcome.status not in SCORED:
             return []
@@ -50,7 +57,7 @@ class Pipeline:
 
 
 def score_partitions(
-    records: Iterable[tuple[int, int, Event]],
+    records: Iterable[tuple[int, int, Event | Example]],
     config: ModelConfig,
     rules: Rules,
     fresh_at: Iterable[tuple[int, int]] = (),

@@ -23,6 +23,7 @@ import orjson
 from agents.customer_features.agent import rules_of
 from agents.scoring.agent import config_of
 from schemas.events import Event, parse_event
+from schemas.examples import Example, is_example
 from schemas.published import Insight
 from streams.core.settings import Settings
 from tests.support.scoring import score_partitions
@@ -31,7 +32,7 @@ HASH_SEED: Final = "0"
 
 
 def expected(
-    records: Sequence[tuple[int, int, Event]],
+    records: Sequence[tuple[int, int, Event | Example]],
     env: dict[str, str],
     workdir: Path,
     fresh_at: Collection[tuple[int, int]] = (),
@@ -42,7 +43,10 @@ def expected(
     with source.open("wb") as out:
         for partition, offset, event in records:
             fresh = (partition, offset) in fresh_at
-            row = [partition, offset, event.model_dump(mode="json"), fresh]
+            if isinstance(event, Example):
+                row = [partition, offset, {"#example": orjson.loads(event.encode())}, fresh]
+            else:
+                row = [partition, offset, event.model_dump(mode="json"), fresh]
             out.write(orjson.dumps(row) + b"\n")
     child_env = {**os.environ, **env, "PYTHONHASHSEED": HASH_SEED}
     subprocess.run(
@@ -56,10 +60,15 @@ def expected(
 
 def main(source: str, target: str) -> None:
     settings = Settings()
-    records, fresh_at = [], []
+    records: list[tuple[int, int, Event | Example]] = []
+    fresh_at = []
     for line in Path(source).read_bytes().splitlines():
         partition, offset, event, fresh = orjson.loads(line)
-        records.append((int(partition), int(offset), parse_event(orjson.dumps(event))))
+        if "#example" in event:
+            found: Event | Example = Example.decode(orjson.dumps(event["#example"]))
+        else:
+            found = parse_event(orjson.dumps(event))
+        records.append((int(partition), int(offset), found))
         if fresh:
             fresh_at.append((int(partition), int(offset)))
     insights = score_partitions(records, config_of(settings), rules_of(settings), fresh_at)
@@ -68,3 +77,8 @@ def main(source: str, target: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+
+
+def parse_record(key: bytes | None, value: bytes | None) -> Event | Example:
+    """A record of ``events``: an event, or a shared labelled example."""
+    return Example.decode(value) if is_example(key) else parse_event(value or b"")
