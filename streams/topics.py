@@ -33,6 +33,17 @@ READERS: Final[dict[TopicRole, frozenset[str]]] = {
 }
 """The agents (``RAPPORT_AGENTS`` names) that read each topic, as ``agents/*.register`` wires
 them: the worker's consumer group commits offsets on exactly these topics."""
+TABLES: Final = (
+    "dedup-ids",
+    "features",
+    "features-erasures",
+    "churn-holds",
+    "reply-conversations",
+    "reply-customers",
+    "peer-state",
+)
+"""The Faust tables the agents keep (each with a changelog ``{app id}-{table}-changelog``,
+co-partitioned with its source topic)."""
 
 
 @dataclass(frozen=True)
@@ -141,21 +152,25 @@ def consumed_roles(settings: Settings) -> list[TopicRole]:
 
 
 async def partition_mismatches(settings: Settings) -> list[str]:
-    """Each existing topic whose partition count is not ``RAPPORT_TOPIC_PARTITIONS``, as
-    ``name (N partitions)``. Faust co-partitions every table with its source topic, so a
-    worker on such a topic fails each event (``PartitionsMismatch``) instead of starting."""
-    specs = {spec.name: spec for spec in topic_specs(settings)}
+    """Each existing topic, or table changelog of the app (``{app id}-{table}-changelog``),
+    whose partition count is not ``RAPPORT_TOPIC_PARTITIONS``, as ``name (N partitions)``.
+    Faust co-partitions every table with its source topic, so a worker on such a topic
+    fails each event (``PartitionsMismatch``) instead of starting."""
+    wanted = {spec.name: spec.partitions for spec in topic_specs(settings)}
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
-        existing = [name for name in await admin.list_topics() if name in specs]
+        names = await admin.list_topics()
+        for table in TABLES:
+            wanted[f"{settings.app_id}-{table}-changelog"] = settings.topic_partitions
+        existing = [name for name in names if name in wanted]
         found = await admin.describe_topics(existing) if existing else []
     finally:
         await admin.close()
     out = []
     for topic in found:
         name, count = str(topic["topic"]), len(topic["partitions"])
-        if topic.get("error_code", 0) == 0 and count != specs[name].partitions:
+        if topic.get("error_code", 0) == 0 and count != wanted[name]:
             out.append(f"{name} ({count} partitions)")
     return sorted(out)
 

@@ -48,3 +48,16 @@ async def test_a_worker_refuses_topics_with_another_partition_count(scope: Scope
     assert line.startswith("rapport: RAPPORT_TOPIC_PARTITIONS is 6 but "), line
     assert f"{scope.topic('interactions')} (4 partitions) exist" in line
     assert "Traceback" not in done.stderr
+
+
+async def test_a_worker_refuses_a_changelog_with_another_partition_count(scope: Scope) -> None:
+    """A table's changelog left from a deployment with another count (its topics deleted
+    and re-created, say) is refused the same way: its table would hang the same."""
+    changelog = f"{scope.env()['RAPPORT_APP_ID']}-features-changelog"
+    await create_topic(changelog, 2)
+    await visible(changelog)
+    done = worker(scope)
+    assert done.returncode == 2, done.stderr[-2000:]
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("rapport: RAPPORT_TOPIC_PARTITIONS is 4 but "), line
+    assert f"{changelog} (2 partitions) exist" in line

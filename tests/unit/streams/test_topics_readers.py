@@ -13,7 +13,7 @@ import pytest
 
 from streams.app import create_app
 from streams.core.settings import Settings
-from streams.topics import consumed_roles
+from streams.topics import TABLES, consumed_roles
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,8 @@ from streams.topics import consumed_roles
         ("ingest,features", True),
         ("ingest,sink,reply_requests", True),
         ("drafting", True),
+        ("processing", True),
+        ("sink", True),
     ],
 )
 def test_consumed_roles_are_the_topics_the_agents_read(
@@ -33,3 +35,11 @@ def test_consumed_roles_are_the_topics_the_agents_read(
     runtime = create_app(settings)
     read = {topic for agent in runtime.app.agents.values() for topic in agent.channel.topics}
     assert read == {settings.topic_name(role) for role in consumed_roles(settings)}
+
+
+def test_every_table_is_known_to_the_partition_check(tmp_path: Path) -> None:
+    """The start-up check compares each table's changelog with the partition setting: it
+    must know every table the agents keep (the benchmark's too)."""
+    settings = Settings(_env_file=None, data_dir=tmp_path, agents="ingest,features,scoring,sink,reply_requests,drafting,peers")
+    runtime = create_app(settings)
+    assert set(runtime.app.tables) == set(TABLES)
