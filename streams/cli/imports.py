@@ -14,7 +14,7 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.progress import (
@@ -31,6 +31,10 @@ from rich.text import Text
 from streams.cli.jobs import Handler
 from streams.core.errors import RapportError
 from streams.core.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.backfill.convert import Refused
+    from streams.backfill.plan import Plan
 
 EXAMPLES = 3
 """Refused rows shown per reason (all of them go to ``--rejects``)."""
@@ -65,7 +69,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return _send(args, settings, path, found)
 
 
-def _report(path: Path, found: Any) -> None:
+def _report(path: Path, found: Plan) -> None:
     kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(found.by_type().items()))
     span = ""
     if found.ready:
@@ -84,7 +88,7 @@ def _report(path: Path, found: Any) -> None:
             print(f"    {example.reason}")
 
 
-def _write_rejects(path: Path, refused: list[Any]) -> None:
+def _write_rejects(path: Path, refused: list[Refused]) -> None:
     with path.open("wb") as out:
         for r in refused:
             out.write(
@@ -94,7 +98,7 @@ def _write_rejects(path: Path, refused: list[Any]) -> None:
     print(f"refused rows written to {path}")
 
 
-def _send(args: argparse.Namespace, settings: Settings, path: Path, found: Any) -> int:
+def _send(args: argparse.Namespace, settings: Settings, path: Path, found: Plan) -> int:
     from streams.backfill.resume import Mark, mark_path  # noqa: PLC0415
     from streams.replay.produce import send_pairs  # noqa: PLC0415
     from streams.stack.control import require_broker  # noqa: PLC0415

@@ -54,7 +54,7 @@ async def test_gemma_drafts_a_real_bitext_message(stack: Settings) -> None:
     )
     drafter = build_drafter(settings)
     for req in bitext_requests(2):
-        prompt, red, _ = drafter.prepare(request_of(req, {}))
+        prompt, red, _, _ = drafter.prepare(request_of(req, {}))
         assert red.values, "the Bitext number should be redacted"
         assert all(v not in prompt.text for v in red.values.values())
         out = await drafter.draft(request_of(req, {}))

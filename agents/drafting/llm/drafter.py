@@ -88,8 +88,9 @@ class Drafter:
         self.guard = guard
         self.config = config
 
-    def prepare(self, req: Request) -> tuple[Prompt, Redacted, list[str]]:
-        """The prompt (redacted, neutralised), the placeholder map and the input flags."""
+    def prepare(self, req: Request) -> tuple[Prompt, Redacted, list[str], str]:
+        """The prompt (redacted, neutralised), the placeholder map, the input flags and
+        the customer's message as the model saw it (what an echo is checked against)."""
         red = Redacted("", values=dict(req.values))
         flags: list[str] = []
 
@@ -100,7 +101,6 @@ class Drafter:
 
         turns = [Turn(t.role, clean(t.text)) for t in req.turns]
         message = clean(req.message) if req.message else ""
-        red.text = message  # the customer's message as the model saw it
         if red.values:
             flags.append("pii_redacted")
         ctx = Context(
@@ -114,11 +114,11 @@ class Drafter:
             features=req.features,
             turns=turns,
         )
-        return build(ctx, self.config.policy, self.config.style), red, flags
+        return build(ctx, self.config.policy, self.config.style), red, flags, message
 
     async def draft(self, req: Request, mode: Mode = "normal") -> Outcome:
         started = time.monotonic()
-        prompt, red, flags = self.prepare(req)
+        prompt, red, flags, seen = self.prepare(req)
         if mode == "cheap" and (req.intent or "other") in self.config.low_priority:
             return self.fallback(
                 req, [*flags, "degraded"], mode=mode, started=started, prompt=prompt
@@ -141,7 +141,7 @@ class Drafter:
         context = red.original("\n".join([req.message, *(t.text for t in req.turns)]))
         restored = red.restore(done.text, contacts=self.config.restore_contacts)
         checked = self.guard.check(restored, context=context, private=prompt.private)
-        if echoes_customer(done.text, red.text):
+        if echoes_customer(done.text, seen):
             checked.flag("customer_echo")
             checked.reject = True
         flags += checked.flags + (["unknown_placeholder"] if unknown else [])

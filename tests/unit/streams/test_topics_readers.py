@@ -13,6 +13,7 @@ import pytest
 
 from streams.app import create_app
 from streams.core.settings import Settings
+from streams.core.settings.worker import AGENT_NAMES, BENCH_AGENTS
 from streams.topics import TABLES, consumed_roles
 
 
@@ -40,6 +41,7 @@ def test_consumed_roles_are_the_topics_the_agents_read(
 def test_every_table_is_known_to_the_partition_check(tmp_path: Path) -> None:
     """The start-up check compares each table's changelog with the partition setting: it
     must know every table the agents keep (the benchmark's too)."""
-    settings = Settings(_env_file=None, data_dir=tmp_path, agents="ingest,features,scoring,sink,reply_requests,drafting,peers")
+    every = ",".join((*AGENT_NAMES, *BENCH_AGENTS))
+    settings = Settings(_env_file=None, data_dir=tmp_path, agents=every)
     runtime = create_app(settings)
     assert set(runtime.app.tables) == set(TABLES)
