@@ -6,7 +6,8 @@ whose sink writes chDB holds a lease in Redis (``{prefix}chdb-writer:{deployment
 ``deployment`` the app id without ``-sink``): the chDB path, the host and the worker's
 URL, renewed every few seconds and expiring ``TTL_S`` after the writer stops. A second
 writer of another store is refused at start with the fix; a restart of the same store
-(same path on the same host, e.g. after a SIGKILL) takes its lease back. ``rapport sql``
+(same path on the same host, its holder's process gone, e.g. after a SIGKILL) takes its
+lease back, while a second live process on the same path is refused. ``rapport sql``
 reads the URL from the lease to find the store. A ClickHouse server DSN takes no lease:
 every worker writes the same server.
 """
@@ -68,6 +69,23 @@ def _client(settings: Settings) -> redis.Redis:
     )
 
 
+def _same_store(other: Holder, me: Holder) -> bool:
+    return (other.path, other.host) == (me.path, me.host)
+
+
+def _alive(holder: Holder) -> bool:
+    """Whether the holder's process still runs (it is on this host)."""
+    if holder.pid == os.getpid():
+        return False
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def acquire(settings: Settings, me: Holder) -> None:
     """Take the lease, or refuse (ConfigError, one line with the fix) when another store
     holds it."""
@@ -78,7 +96,7 @@ def acquire(settings: Settings, me: Holder) -> None:
             return
         raw = client.get(key)
         other = Holder.decode(raw) if raw is not None else None
-        if other is None or (other.path, other.host) == (me.path, me.host):
+        if other is None or (_same_store(other, me) and not _alive(other)):
             client.set(key, me.encode(), ex=TTL_S)  # our own store, restarted
             return
     except RedisError as exc:
@@ -86,6 +104,13 @@ def acquire(settings: Settings, me: Holder) -> None:
         raise ConfigError(msg) from exc
     finally:
         client.close()
+    if _same_store(other, me):
+        msg = (
+            f"another process (pid {other.pid}, {other.url}) already writes the chDB store "
+            f"{other.path}: stop it first, or set RAPPORT_DATA_DIR / RAPPORT_CLICKHOUSE_DSN "
+            "to another store"
+        )
+        raise ConfigError(msg)
     msg = (
         f"another worker ({other.url} on {other.host}) already writes this deployment's "
         f"analytics into its own chDB ({other.path}); N workers with chDB keep N partial "
