@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
 
 from streams import lag_monitor
 from streams.acks import GuardedStream, RapportApp
-from streams.core.address import advertised_url
+from streams.core.address import WILDCARDS, advertised_url
 from streams.core.kafka_client import ssl_context
 from streams.core.runtime import MAX_RECORD_BYTES, Runtime
 from streams.core.settings import Settings
 from streams.topics import topic_specs
+from streams.web import auth, views
 from streams.web import drafts as web_drafts
 from streams.web import features as web_features
 from streams.web import sql as web_sql
-from streams.web import views
+
+log = logging.getLogger(__name__)
 
 
 def _credentials(settings: Settings) -> Any:
@@ -66,6 +69,8 @@ def create_app(settings: Settings) -> Runtime:
         web_host=settings.web_host,
         web_port=settings.web_port,
         canonical_url=advertised_url(settings),
+        # sign-in and roles on every endpoint but /health, /ready, /metrics
+        web_application_options={"middlewares": [auth.middleware(settings.token_table)]},
         autodiscover=False,
         table_cleanup_interval=30.0,
     )
@@ -103,6 +108,13 @@ def create_app(settings: Settings) -> Runtime:
             await topic.maybe_declare()
 
     app.task(declare_topics)
+    if not settings.token_table and settings.web_host in WILDCARDS:
+        log.warning(
+            "the API on %s:%d is open to anyone who reaches it: set RAPPORT_WEB_TOKENS "
+            "(rapport token --role R)",
+            settings.web_host,
+            settings.web_port,
+        )
     _register(runtime)
     return runtime
 

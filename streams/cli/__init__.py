@@ -49,6 +49,16 @@ def _cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings.model_copy(update={"agents": "sink", "app_id": app_id}))
 
 
+def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    """A new API token for a role: the token to hand out, the entry the workers keep."""
+    from streams.core.tokens import new_token  # noqa: PLC0415
+
+    token, entry = new_token(args.role)
+    print(f"token (give it to the {args.role}; the CLI reads RAPPORT_WEB_TOKEN): {token}")
+    print(f"add to the workers' RAPPORT_WEB_TOKENS (comma-separated; only the hash): {entry}")
+    return 0
+
+
 def _cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
     from streams.stack import control  # noqa: PLC0415
 
@@ -98,6 +108,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
         "chDB store beside workers run with RAPPORT_AGENTS=processing",
     )
     handlers["sink"] = _cmd_sink
+    token = sub.add_parser("token", help="make an API token for a role (agent, analyst, ops)")
+    token.add_argument("--role", required=True, choices=["agent", "analyst", "ops"])
+    handlers["token"] = _cmd_token
 
     stack = sub.add_parser("stack", help="the local stack: Kafka (KRaft), Redis, LLM server")
     stack.add_argument("action", choices=["up", "down", "status"])

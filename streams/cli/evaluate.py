@@ -116,11 +116,12 @@ def _evaluate_replayed_drafts(args: argparse.Namespace, settings: Settings) -> i
     from online_models.evaluate.data import locate  # noqa: PLC0415
     from sinks.base import SinkError  # noqa: PLC0415
     from streams.cli import evaluate_drafts as scoring  # noqa: PLC0415
-    from streams.cli.sql import ask_worker, worker_url  # noqa: PLC0415
+    from streams.cli.sql import ask_worker, client_token, worker_url  # noqa: PLC0415
 
     url = args.url or worker_url(settings)
     try:
-        body = ask_worker(url, REPLAYED_DRAFTS, "json", settings.clickhouse_sql_timeout_s)
+        timeout = settings.clickhouse_sql_timeout_s
+        body = ask_worker(url, REPLAYED_DRAFTS, "json", timeout, client_token(settings))
     except SinkError as exc:
         print(f"error: {exc}")
         return 2

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from features.store import FeatureStore
+from streams.cli.sql import auth_headers, client_token
 from streams.core.errors import RapportError
 from streams.core.settings import Settings
 
@@ -30,11 +31,14 @@ class WorkerUnreachableError(RapportError):
     """No worker answers at the given URL."""
 
 
-def from_worker(base_url: str, customer_id: str, timeout: float = 5.0) -> tuple[int, Any]:
+def from_worker(
+    base_url: str, customer_id: str, timeout: float = 5.0, token: str | None = None
+) -> tuple[int, Any]:
     """(HTTP status, JSON body) of ``GET /customers/{id}/features``."""
     url = f"{base_url.rstrip('/')}/customers/{urllib.parse.quote(customer_id, safe='')}/features"
+    request = urllib.request.Request(url, headers=auth_headers(token))  # noqa: S310
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - http(s) only
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -85,7 +89,7 @@ def _cmd_features(args: argparse.Namespace, settings: Settings) -> int:
         status, body = from_redis(settings, args.customer_id)
     else:
         try:
-            status, body = from_worker(base, args.customer_id)
+            status, body = from_worker(base, args.customer_id, token=client_token(settings))
         except WorkerUnreachableError:
             if args.source == "worker":
                 raise

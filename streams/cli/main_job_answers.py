@@ -16,7 +16,7 @@ from rich.console import Console
 
 from sinks.base import SinkError
 from sinks.clickhouse.queries import EXAMPLES
-from streams.cli.sql import ask_worker, render_table, worker_url
+from streams.cli.sql import ask_worker, client_token, render_table, worker_url
 from streams.core.settings import Settings
 
 SHOWN: Final = ("volume_by_channel", "sentiment_mix", "churn_risk", "satisfaction")
@@ -37,20 +37,20 @@ Rows = Literal["insights", "drafts", "drafts WHERE NOT fallback"]
 """What ``wait_for_rows`` counts: a table, or a table and a filter (fixed strings)."""
 
 
-def _count(url: str, rows: Rows) -> int:
+def _count(url: str, rows: Rows, token: str | None) -> int:
     query = f"SELECT count() AS n FROM {rows}"  # noqa: S608 - fixed strings
-    answer = ask_worker(url, query, "json", TIMEOUT_S)
+    answer = ask_worker(url, query, "json", TIMEOUT_S, token)
     first = answer.decode().splitlines()[0] if answer.strip() else "{}"
     return int(json.loads(first).get("n", 0))
 
 
-def wait_for_rows(url: str, rows: Rows, wait_s: float) -> int:
+def wait_for_rows(url: str, rows: Rows, wait_s: float, token: str | None = None) -> int:
     """The count of ``rows`` once there are some, or after ``wait_s`` seconds."""
     deadline = time.monotonic() + wait_s
     n = 0
     while time.monotonic() < deadline:
         try:
-            n = _count(url, rows)
+            n = _count(url, rows, token)
         except SinkError:
             n = 0
         if n:
@@ -61,20 +61,20 @@ def wait_for_rows(url: str, rows: Rows, wait_s: float) -> int:
 
 def print_answers(console: Console, settings: Settings, *, drafts_wait_s: float) -> None:
     """Print the example answers, the latest insights and drafts; never raises SinkError."""
-    url = worker_url(settings)
+    url, token = worker_url(settings), client_token(settings)
     try:
-        wait_for_rows(url, "insights", 30.0)
+        wait_for_rows(url, "insights", 30.0, token)
         for name in SHOWN:
             title, query = EXAMPLES[name]
             console.print(f"[bold]-- {title}[/]  (rapport sql --examples: {name})")
-            render_table(ask_worker(url, query, "table", TIMEOUT_S), console)
+            render_table(ask_worker(url, query, "table", TIMEOUT_S, token), console)
         console.print("[bold]-- latest insights[/]")
-        render_table(ask_worker(url, INSIGHTS, "table", TIMEOUT_S), console)
+        render_table(ask_worker(url, INSIGHTS, "table", TIMEOUT_S, token), console)
         if settings.drafting_enabled:
-            if not wait_for_rows(url, "drafts WHERE NOT fallback", drafts_wait_s):
+            if not wait_for_rows(url, "drafts WHERE NOT fallback", drafts_wait_s, token):
                 console.print("[yellow]no LLM draft yet: only template fallbacks so far[/]")
             console.print("[bold]-- latest drafted replies (pending review, stored redacted)[/]")
-            render_table(ask_worker(url, DRAFTS, "table", TIMEOUT_S), console)
+            render_table(ask_worker(url, DRAFTS, "table", TIMEOUT_S, token), console)
     except SinkError as exc:
         console.print(f"[yellow]analyst answers unavailable: {exc}[/]")
 

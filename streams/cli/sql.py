@@ -43,13 +43,26 @@ def worker_url(settings: Settings) -> str:
     return f"http://{host}:{settings.web_port}"
 
 
-def ask_worker(url: str, query: str, output: str, timeout: float) -> bytes:
-    """POST the query to ``{url}/sql``; the body of a 200, else a SinkError with the reason."""
+def client_token(settings: Settings) -> str | None:
+    """The token the CLI sends (``RAPPORT_WEB_TOKEN``), if any."""
+    return None if settings.web_token is None else settings.web_token.get_secret_value()
+
+
+def auth_headers(token: str | None) -> dict[str, str]:
+    return {} if not token else {"Authorization": f"Bearer {token}"}
+
+
+def ask_worker(
+    url: str, query: str, output: str, timeout: float, token: str | None = None
+) -> bytes:
+    """POST the query to ``{url}/sql`` (with ``token``, when the API asks for one); the
+    body of a 200, else a SinkError with the reason."""
     if not url.startswith(("http://", "https://")):
         raise SinkError(f"--url must be http(s)://host:port, got {url!r}")
     body = json.dumps({"query": query, "format": output}).encode()
+    headers = {"Content-Type": "application/json", **auth_headers(token)}
     request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
-        f"{url}/sql", data=body, method="POST", headers={"Content-Type": "application/json"}
+        f"{url}/sql", data=body, method="POST", headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - our URL
@@ -104,7 +117,8 @@ def _cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
         answer = build_sink(settings).query_direct(args.query, clickhouse_format(args.format))
     else:
         url = (args.url or writer_url(settings) or worker_url(settings)).rstrip("/")
-        answer = ask_worker(url, args.query, args.format, settings.clickhouse_sql_timeout_s + 10)
+        timeout = settings.clickhouse_sql_timeout_s + 10
+        answer = ask_worker(url, args.query, args.format, timeout, client_token(settings))
     if args.format == "table":
         render_table(answer, Console())
     else:

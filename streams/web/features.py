@@ -108,11 +108,14 @@ def _same(url: URL, here: URL) -> bool:
     return (url.host, url.port) == (here.host, here.port)
 
 
-async def _proxy(app: Any, owner: URL, customer_id: str) -> tuple[int, bytes] | None:
+async def _proxy(
+    app: Any, owner: URL, customer_id: str, authorization: str | None
+) -> tuple[int, bytes] | None:
     url = owner.with_path(PATH.format(customer_id=customer_id)).with_query(routed="1")
+    headers = {"Authorization": authorization} if authorization else None
     try:
         timeout = aiohttp.ClientTimeout(total=PROXY_TIMEOUT_S)
-        async with app.http_client.get(url, timeout=timeout) as resp:
+        async with app.http_client.get(url, timeout=timeout, headers=headers) as resp:
             return resp.status, await resp.read()
     except Exception as exc:
         log.info(
@@ -125,7 +128,11 @@ async def _proxy(app: Any, owner: URL, customer_id: str) -> tuple[int, bytes] | 
 
 
 async def answer(
-    app: Any, source: FeatureSource, customer_id: str, routed: bool
+    app: Any,
+    source: FeatureSource,
+    customer_id: str,
+    routed: bool,
+    authorization: str | None = None,
 ) -> tuple[int, bytes]:
     """(status, JSON body) for one request."""
     here = URL(str(app.conf.canonical_url))
@@ -150,7 +157,7 @@ async def answer(
             url = None  # no assignment metadata yet
         owner = None if url is None else URL(url)
         if owner is not None and not _same(owner, here):
-            proxied = await _proxy(app, owner, customer_id)
+            proxied = await _proxy(app, owner, customer_id, authorization)
             if proxied is not None and proxied[0] != 503:
                 return proxied
     status, body = await redis_answer(source, customer_id, str(here))
@@ -164,5 +171,6 @@ def register(runtime: Runtime, source: FeatureSource) -> None:
     class CustomerFeatures(View):
         async def get(self, request: Request, customer_id: str) -> Response:
             routed = request.query.get("routed") == "1"
-            status, body = await answer(app, source, customer_id, routed)
+            authorization = request.headers.get("Authorization")  # the owner checks it too
+            status, body = await answer(app, source, customer_id, routed, authorization)
             return self.bytes(body, content_type="application/json", status=status)

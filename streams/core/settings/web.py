@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from streams.core.tokens import parse_tokens
 
 
 class WebSettings(BaseModel):
@@ -20,6 +22,14 @@ class WebSettings(BaseModel):
         description="The URL other workers route this worker's customers to (http(s)://"
         "host:port; {ip}, {hostname}, {port} filled in at start); default "
         "http://RAPPORT_WEB_HOST:RAPPORT_WEB_PORT, which must then not be 0.0.0.0",
+    )
+    web_tokens: SecretStr | None = Field(
+        None,
+        description="API tokens, hashed: comma-separated role:sha256(token) with roles agent, "
+        "analyst, ops (`rapport token --role R` makes one); unset: the API is open",
+    )
+    web_token: SecretStr | None = Field(
+        None, description="The token the CLI sends (rapport sql, rapport features)"
     )
     log_level: str = "info"
     blocking_timeout_s: float = Field(
@@ -42,3 +52,16 @@ class WebSettings(BaseModel):
             msg = f"unknown placeholder(s) {sorted(unknown)}; use {{ip}}, {{hostname}}, {{port}}"
             raise ValueError(msg)
         return value
+
+    @field_validator("web_tokens")
+    @classmethod
+    def _check_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_tokens(value.get_secret_value())  # ValueError names the bad entry
+        return value
+
+    @property
+    def token_table(self) -> dict[str, str]:
+        """``{sha256: role}`` of ``web_tokens`` (empty: the API is open)."""
+        return {} if self.web_tokens is None else parse_tokens(self.web_tokens.get_secret_value())

@@ -40,9 +40,11 @@ class HttpClient:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.urls: list[str] = []
+        self.headers: list[dict[str, str] | None] = []
 
-    def get(self, url: Any, timeout: Any) -> Response:
+    def get(self, url: Any, timeout: Any, headers: dict[str, str] | None = None) -> Response:
         self.urls.append(str(url))
+        self.headers.append(headers)
         if self.fail:
             raise OSError("connection refused")
         return Response(200, b'{"source": "table", "served_by": "' + THERE.encode() + b'"}')
@@ -105,9 +107,13 @@ def stored() -> Stored:
 
 
 async def ask(
-    app_: Any, source: Source, customer: str = "c1", routed: bool = False
+    app_: Any,
+    source: Source,
+    customer: str = "c1",
+    routed: bool = False,
+    authorization: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    status, body = await answer(app_, source, customer, routed)
+    status, body = await answer(app_, source, customer, routed, authorization)
     return status, orjson.loads(body)
 
 
@@ -127,9 +133,11 @@ async def test_unknown_and_malformed_customers() -> None:
 
 async def test_other_workers_forward_to_the_owner() -> None:
     client = app()
-    status, body = await ask(client, Source(THERE, Store()))
+    status, body = await ask(client, Source(THERE, Store()), authorization="Bearer t1")
     assert status == 200 and body["served_by"] == THERE
     assert client.http_client.urls == [f"{THERE}/customers/c1/features?routed=1"]
+    # the caller's token goes along: the owner checks it too
+    assert client.http_client.headers == [{"Authorization": "Bearer t1"}]
 
 
 @pytest.mark.parametrize("case", ["owner down", "already routed", "recovering"])
