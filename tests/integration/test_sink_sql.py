@@ -72,8 +72,13 @@ async def test_sql_answers_the_example_queries_during_a_replay(
         assert code == 2 and "readonly" in err.lower()
         code, out, _ = await rapport(env, "sql", "--examples")
         assert code == 0 and "kpi_load_reduction_daily" in out
+        # the chDB writer is found through its lease, whatever RAPPORT_WEB_PORT says
         code, _, err = await rapport(
             {**env, "RAPPORT_WEB_PORT": str(free_port())}, "sql", "SELECT 1"
+        )
+        assert code == 0, err
+        code, _, err = await rapport(
+            env, "sql", "--url", f"http://127.0.0.1:{free_port()}", "SELECT 1"
         )
         assert code == 2 and "no worker answers" in err and "one process per path" in err
     finally:
