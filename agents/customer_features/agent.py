@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner
 from mode import BaseSignalT
 from pydantic import ValidationError
 
@@ -45,6 +46,8 @@ from streams.core.settings import FeatureSettings
 from streams.core.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
+PARTITIONER = DefaultPartitioner()
+"""Kafka's default partitioner (murmur2 of the key), as the producer applies it."""
 AGENT = "features"
 TABLE = "features"
 ERASURES = "features-erasures"
@@ -239,10 +242,13 @@ class FeatureAgent:
 
     # --- reads for the web view
     def partition_of(self, customer_id: str) -> int:
-        """The customer's partition: its events' (keyed by the raw id), hence its state's."""
-        return int(
-            self.app.producer.key_partition(self.events_name, customer_id.encode()).partition
-        )
+        """The customer's partition: its events' (keyed by the raw id), hence its state's.
+
+        The producer's own partitioner over ``RAPPORT_TOPIC_PARTITIONS`` (the count the
+        start-up check holds the topics to), not its metadata: a worker that has not
+        produced to ``events`` yet has none for it, and the lookup would fail."""
+        partitions = list(range(self.settings.topic_partitions))
+        return int(PARTITIONER(customer_id.encode(), partitions, partitions))
 
     def owns(self, customer_id: str) -> bool:
         return self.partition_of(customer_id) in self.active_partitions()

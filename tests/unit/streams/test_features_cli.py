@@ -19,7 +19,8 @@ BODY = {
 
 
 def run(monkeypatch: pytest.MonkeyPatch, argv: list[str], *, worker: Any, redis: Any) -> int:
-    def from_worker(base: str, customer: str) -> tuple[int, Any]:
+    def from_worker(base: str, customer: str, token: str | None = None) -> tuple[int, Any]:
+        assert token is None  # RAPPORT_WEB_TOKEN is not set here
         if isinstance(worker, Exception):
             raise worker
         answer: tuple[int, Any] = worker
