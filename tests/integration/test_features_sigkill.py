@@ -3,6 +3,8 @@ re-forwards leave every feature exactly equal to the batch recomputation."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -29,12 +31,25 @@ def consumed(counts: Counter[str]) -> int:
 
 
 async def kill_after(worker: WorkerProcess, at_least: int) -> Counter[str]:
-    """SIGKILL the worker once its feature agent consumed ``at_least`` events, and start
-    it again; what that run had consumed and done, read just before the kill."""
+    """SIGKILL the worker once its feature agent consumed ``at_least`` events and applied
+    some of its own (a restarted run first reads again what its predecessor consumed past
+    its last commit, all of it skipped), and start it again; what that run had consumed and
+    done, read just before the kill."""
     await wait_processed(worker.port, at_least, timeout=300)  # a loaded machine is slow
-    counts = scrape(worker.port)
+    counts = await wait_own_work(worker.port, timeout=300)
     worker.kill()  # mid-stream: events since the last commit come again
     worker.start()
+    return counts
+
+
+async def wait_own_work(port: int, timeout: float) -> Counter[str]:
+    """Poll until the run applied (or counted late) at least one event it had not seen."""
+    deadline = time.monotonic() + timeout
+    counts = scrape(port)
+    while counts["applied"] + counts["late"] == 0:
+        assert time.monotonic() < deadline, f"the restarted run applied nothing: {counts}"
+        await asyncio.sleep(0.05)
+        counts = scrape(port)
     return counts
 
 
