@@ -11,7 +11,7 @@ PEERS_STAMP := $(PEERS_VENV)/.installed
 # Built without pip's wheel cache, which may hold a native build of the same version.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: help setup run test lint bench bench-peers stack-up stack-down stack-status clean
+.PHONY: help setup run test browser lint bench bench-peers stack-up stack-down stack-status clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,8 +30,11 @@ run: setup ## the main job: local stack up, a worker, a replay of real data, liv
 	$(BIN)/rapport stack up
 	$(BIN)/rapport run
 
-test: setup $(PEERS_STAMP) ## the test suite against the real local stack (started by the fixtures)
+test: setup $(PEERS_STAMP) browser ## the test suite against the real local stack (started by the fixtures)
 	$(BIN)/python -m pytest
+
+browser: ## Debian's chromium for the console's browser tests (installed when missing)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 
 lint: setup ## ruff, mypy --strict and the import-layer contract
 	$(BIN)/ruff check .

@@ -18,6 +18,9 @@ from streams.web import auth, views
 from streams.web import drafts as web_drafts
 from streams.web import features as web_features
 from streams.web import sql as web_sql
+from streams.web.console import views as console_views
+from streams.web.console.data import Console
+from streams.web.console.session import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,12 @@ def _credentials(settings: Settings) -> Any:
 
 def create_app(settings: Settings) -> Runtime:
     """Build the app, declare the topics and register every agent and web view."""
+    key = settings.web_session_key
+    sessions = Sessions(
+        key.get_secret_value().encode() if key else None,
+        settings.web_session_ttl_s,
+        secure=settings.web_secure_cookies,
+    )
     datadir = (settings.data_dir / "workers" / f"{settings.app_id}-{settings.web_port}").resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     app = RapportApp(
@@ -70,7 +79,7 @@ def create_app(settings: Settings) -> Runtime:
         web_port=settings.web_port,
         canonical_url=advertised_url(settings),
         # sign-in and roles on every endpoint but /health, /ready, /metrics
-        web_application_options={"middlewares": [auth.middleware(settings.token_table)]},
+        web_application_options={"middlewares": [auth.middleware(settings.token_table, sessions)]},
         autodiscover=False,
         table_cleanup_interval=30.0,
     )
@@ -115,15 +124,16 @@ def create_app(settings: Settings) -> Runtime:
             settings.web_host,
             settings.web_port,
         )
-    _register(runtime)
+    _register(runtime, sessions)
     return runtime
 
 
-def _register(runtime: Runtime) -> None:
+def _register(runtime: Runtime, sessions: Sessions) -> None:
     """Register the agents of ``RAPPORT_AGENTS`` (all by default), importing only those:
     a worker without scoring or drafting does not load their libraries (seconds)."""
     # only the chosen agents (and their libraries) are imported
     chosen = runtime.settings.agent_names
+    sink_agent, feature_agent = None, None
     if "ingest" in chosen:
         from agents import ingest  # noqa: PLC0415
 
@@ -150,7 +160,11 @@ def _register(runtime: Runtime) -> None:
         from agents.drafting import agent as drafting  # noqa: PLC0415
 
         drafting.register(runtime)
-        web_drafts.register(runtime)  # with drafting off too: stored drafts stay readable
+        # with drafting off too: stored drafts stay readable
+        drafts = web_drafts.register(runtime)
+        analytics = None if sink_agent is None else sink_agent.sink
+        console = Console(runtime, drafts, feature_agent, analytics)
+        console_views.register(runtime, console, sessions)
     if "peers" in chosen:
         from agents import peer_features  # noqa: PLC0415
 

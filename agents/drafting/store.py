@@ -12,8 +12,12 @@ markers, kept for good: a replay of an erased customer's messages may come any t
 - ``pii:{request_id}``: the values behind the placeholders of a reply request's
   redacted texts (``reply-requests`` carries only placeholders), for the drafter;
 - ``published:{request_id}``: the draft reached the drafted-replies topic;
-- ``conv:{conversation_id}``: hash draft_id -> draft, for the HTTP view, and
+- ``conv:{conversation_id}``: hash draft_id -> draft (with the inbound message it
+  answers, redacted as on ``reply-requests``), for the HTTP view and the console, and
   ``verdicts:{conversation_id}``: draft_id -> reviewer's verdict;
+- ``queue``: sorted set conversation_id -> time of its latest draft (the console's
+  queue); each saved draft is also published on the channel ``live`` (pushed to open
+  consoles);
 - ``cust:{customer_id}``: ``request_id|conversation_id`` of each cached draft, and
   ``erased:{customer_id}``: the erasure time (epoch seconds);
 - ``stats:feedback``: hash ``model|prompt_version|verdict`` -> count; ``fb:{event_id}``
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -47,6 +52,13 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 return 0
 """
 _STATES: dict[int, ClaimState] = {1: "mine", 2: "live", 0: "orphaned"}
+
+
+QUEUE_MAX = 10_000  # conversations indexed for the console's queue
+
+
+def _epoch(created_at: str) -> float:
+    return datetime.fromisoformat(created_at).timestamp()
 
 
 class DraftStoreError(RapportError):
@@ -111,18 +123,54 @@ class DraftStore:
         except (RedisError, OSError) as exc:
             raise DraftStoreError(f"Redis lease check failed: {exc}") from exc
 
-    async def save(self, draft: dict[str, Any], prompt: str) -> None:
-        """Cache the draft and its redacted prompt, index it, release the lease."""
+    @property
+    def channel(self) -> str:
+        return f"{self.prefix}drafts:live"
+
+    async def save(self, draft: dict[str, Any], prompt: str, message: str = "") -> None:
+        """Cache the draft and its redacted prompt, index it, release the lease; the
+        conversation view keeps the (redacted) inbound ``message`` beside the draft."""
         rid, conv = draft["request_id"], draft["conversation_id"]
         record = orjson.dumps({"draft": draft, "prompt": prompt})
+        shown = orjson.dumps({**draft, "message": message})
         pipe = self.client.pipeline(transaction=True)
         pipe.set(self.key("result", rid), record, ex=self.ttl_s)
-        pipe.hset(self.key("conv", conv), draft["draft_id"], orjson.dumps(draft))
+        pipe.hset(self.key("conv", conv), draft["draft_id"], shown)
         pipe.expire(self.key("conv", conv), self.ttl_s)
+        pipe.zadd(self.queue_key, {conv: _epoch(draft["created_at"])})
+        pipe.zremrangebyrank(self.queue_key, 0, -QUEUE_MAX - 1)
+        pipe.publish(self.channel, shown)
         pipe.sadd(self.key("cust", draft["customer_id"]), f"{rid}|{conv}")
         pipe.expire(self.key("cust", draft["customer_id"]), self.ttl_s)
         pipe.delete(self.key("lease", rid))
         await self._run("write of a draft", pipe)
+
+    @property
+    def queue_key(self) -> str:
+        return f"{self.prefix}drafts:queue"
+
+    async def queue(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Conversations whose latest draft awaits review, newest first: that draft."""
+        try:
+            convs = await self.client.zrevrange(self.queue_key, 0, 4 * limit - 1)
+        except (RedisError, OSError) as exc:
+            raise DraftStoreError(f"Redis read of the queue failed: {exc}") from exc
+        waiting = []
+        for raw in convs:
+            drafts = await self.conversation(raw.decode() if isinstance(raw, bytes) else str(raw))
+            if drafts and drafts[-1]["review"] == "pending":
+                waiting.append(drafts[-1])
+            if len(waiting) == limit:
+                break
+        return waiting
+
+    async def draft(self, draft_id: str) -> dict[str, Any] | None:
+        """One draft as the console shows it (None when unknown, expired or erased)."""
+        cached = await self.cached(draft_id.removeprefix("draft-"))
+        if cached is None:
+            return None
+        drafts = await self.conversation(str(cached.draft["conversation_id"]))
+        return next((d for d in drafts if d["draft_id"] == draft_id), None)
 
     async def keep_values(self, request_id: str, customer_id: str, values: dict[str, str]) -> None:
         """Keep what a reply request's placeholders stand for, indexed for erasure."""
@@ -201,6 +249,8 @@ class DraftStore:
             pipe.delete(self.key("result", rid), self.key("pii", rid))
             pipe.hdel(self.key("conv", conv), f"draft-{rid}")
             pipe.hdel(self.key("verdicts", conv), f"draft-{rid}")
+            if conv:
+                pipe.zrem(self.queue_key, conv)
         pipe.delete(cust)
         pipe.set(self.key("erased", customer_id), repr(at))  # kept: replays come later
         await self._run("erasure", pipe)

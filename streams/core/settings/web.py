@@ -31,6 +31,18 @@ class WebSettings(BaseModel):
     web_token: SecretStr | None = Field(
         None, description="The token the CLI sends (rapport sql, rapport features)"
     )
+    web_session_key: SecretStr | None = Field(
+        None,
+        description="Key signing the console's session cookies (give every worker the same "
+        "one so a session holds across them); unset: a random key per process, so a "
+        "restart signs everyone out",
+    )
+    web_session_ttl_s: int = Field(
+        8 * 3600, ge=60, description="How long a console sign-in lasts (seconds)"
+    )
+    web_secure_cookies: bool = Field(
+        False, description="Mark the console's cookies Secure (serve it behind HTTPS)"
+    )
     log_level: str = "info"
     blocking_timeout_s: float = Field(
         0.0,

@@ -9,9 +9,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from streams.core.tokens import new_token, parse_tokens
 from streams.web.auth import middleware
+from streams.web.console.session import Sessions
 
 PATHS = ("/health", "/ready", "/metrics", "/sql", "/customers/c1/features",
-         "/conversations/k1/drafts", "/drafts/feedback", "/debug/heap", "/router/")  # fmt: skip
+         "/conversations/k1/drafts", "/drafts/feedback", "/debug/heap", "/router/",
+         "/console/customers/c1")  # fmt: skip
 
 
 async def ok(request: web.Request) -> web.Response:
@@ -19,7 +21,7 @@ async def ok(request: web.Request) -> web.Response:
 
 
 async def client(tokens: str) -> TestClient[web.Request, web.Application]:
-    app = web.Application(middlewares=[middleware(parse_tokens(tokens))])
+    app = web.Application(middlewares=[middleware(parse_tokens(tokens), Sessions(None, 60))])
     for path in PATHS:
         app.router.add_route("*", path, ok)
     test = TestClient(TestServer(app))
@@ -32,7 +34,12 @@ async def test_each_role_reaches_its_endpoints_only() -> None:
     made = {role: new_token(role) for role in ("agent", "analyst", "ops")}
     test = await client(",".join(entry for _, entry in made.values()))
     allowed = {
-        "agent": {"/customers/c1/features", "/conversations/k1/drafts", "/drafts/feedback"},
+        "agent": {
+            "/customers/c1/features",
+            "/conversations/k1/drafts",
+            "/drafts/feedback",
+            "/console/customers/c1",
+        },
         "analyst": {"/sql", "/customers/c1/features"},
         "ops": {"/debug/heap", "/router/"},
     }
@@ -47,7 +54,11 @@ async def test_each_role_reaches_its_endpoints_only() -> None:
                     body = await resp.json()
                     assert body["error"].startswith(f"role {role} may not use {path}")
         for path in PATHS:  # no token: only the probes and the metrics answer
-            resp = await test.get(path)
+            resp = await test.get(path, allow_redirects=False)
+            if path.startswith("/console/"):  # a browser is sent to the sign-in page
+                assert resp.status == 303
+                assert resp.headers["Location"] == f"/console/login?next={path}"
+                continue
             assert resp.status == (200 if path in ("/health", "/ready", "/metrics") else 401)
         resp = await test.post("/sql", headers={"Authorization": "Bearer guessed"})
         assert resp.status == 401
