@@ -158,8 +158,10 @@ def _register(runtime: Runtime, sessions: Sessions) -> None:
         reply_requests.register(runtime)
     if "drafting" in chosen:
         from agents.drafting import agent as drafting  # noqa: PLC0415
+        from agents.drafting import webhook  # noqa: PLC0415
 
-        drafting.register(runtime)
+        if drafting.register(runtime) is not None:
+            webhook.register(runtime)
         # with drafting off too: stored drafts stay readable
         drafts = web_drafts.register(runtime)
         analytics = None if sink_agent is None else sink_agent.sink

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
@@ -23,6 +24,7 @@ from streams.cli.main_job_answers import print_answers, print_flow
 from streams.cli.main_job_drain import DrainProgress, DrainResult, Snapshot, drain, snapshot
 from streams.cli.main_job_tail import Tail
 from streams.core.settings import Settings
+from streams.core.tokens import new_token
 from streams.replay import timed_records
 from streams.replay.datasets import TWEETS_PATH
 from streams.replay.produce import produce_records
@@ -126,7 +128,9 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     topics = [settings.topic_name(role) for role in roles if role not in paced]
     requests = [settings.topic_name("reply_requests")] if "reply_requests" in roles else []
     base = asyncio.run(snapshot(settings, topics + requests))  # processed before
+    settings, agent_token = signed_in(settings)
     worker = start_worker(settings)
+    console.print(f"    support console: {console_link(settings, agent_token)}")
     view, stop = View(tail=Tail(settings)), threading.Event()
     poller = threading.Thread(target=_poll, args=(view, settings.web_port, stop), daemon=True)
     try:
@@ -166,6 +170,28 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
         console.print("[red]events did not flow: ingest consumed fewer events than replayed[/]")
         return 1
     return 0
+
+
+def signed_in(settings: Settings) -> tuple[Settings, str | None]:
+    """Without ``RAPPORT_WEB_TOKENS``, tokens made for this run: an agent's for the console
+    (returned) and an analyst's the job's own answers send; the worker keeps their hashes."""
+    if settings.web_tokens is not None:
+        return settings, None
+    agent, agent_entry = new_token("agent")
+    analyst, analyst_entry = new_token("analyst")
+    update = {
+        "web_tokens": SecretStr(f"{agent_entry},{analyst_entry}"),
+        "web_token": SecretStr(analyst),
+    }
+    return settings.model_copy(update=update), agent
+
+
+def console_link(settings: Settings, agent_token: str | None) -> str:
+    """The sign-in link: the token rides in the fragment, which no server or log sees."""
+    url = f"http://127.0.0.1:{settings.web_port}/console/login"
+    if agent_token is None:
+        return f"{url} (sign in with an agent token of RAPPORT_WEB_TOKENS)"
+    return f"{url}#token={agent_token} (an agent token made for this run)"
 
 
 @dataclass(frozen=True)

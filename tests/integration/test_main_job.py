@@ -16,6 +16,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from sinks.clickhouse.queries import EXAMPLES
@@ -30,6 +33,7 @@ SUMMARY = re.compile(r"replayed ([\d,]+) events at .*; consumed ([\d,]+) by inge
 DRAFTING = re.compile(
     r"^drafting: ([\d,]+) reply requests drafted during the run, ([\d,]+) waiting", re.MULTILINE
 )
+LINK = re.compile(r"support console: http://127\.0\.0\.1:(\d+)/console/login#token=(\S+) ")
 DRAINED = re.compile(r"^all ([\d,]+) events processed \(lag 0\)", re.MULTILINE)
 
 
@@ -85,7 +89,7 @@ def group_lag_now(scope: Scope) -> dict[str, int]:
     return out
 
 
-def check_run(scope: Scope, result: subprocess.CompletedProcess[str]) -> str:
+def check_run(scope: Scope, result: subprocess.CompletedProcess[str], *, kept: bool = False) -> str:
     out = result.stdout
     assert result.returncode == 0, f"{out[-3000:]}\n{result.stderr[-3000:]}"
     match = SUMMARY.search(out)
@@ -120,15 +124,42 @@ def check_run(scope: Scope, result: subprocess.CompletedProcess[str]) -> str:
     assert section_rows(out, f"-- {EXAMPLES['volume_by_channel'][0]}") >= 1
     assert section_rows(out, "-- latest insights") >= 1
     assert section_rows(out, "-- latest drafted replies") >= 1
-    assert "analyst answers unavailable" not in out
-    assert worker_pids(f"t-{scope.name}") == []
+    assert "analyst answers unavailable" not in out  # the run's analyst token is accepted
+    assert bool(worker_pids(f"t-{scope.name}")) == kept
     return out
+
+
+def sign_in(port: int, token: str) -> tuple[int, str]:
+    """POST the console's sign-in form: the status and the cookie set (no redirect)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kw: object) -> None:
+            return None
+
+    body = urllib.parse.urlencode({"token": token, "next": "/console"}).encode()
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/console/login", body, timeout=10) as resp:
+            return resp.status, resp.headers.get("Set-Cookie", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Set-Cookie", "")
 
 
 def test_main_job_runs_twice_and_events_flow_each_time(scope: Scope) -> None:
     started = time.monotonic()
     first = check_run(scope, rapport_run(scope, "--limit", "25"))
-    second = check_run(scope, rapport_run(scope, "--limit", "25"))
+    second = check_run(scope, rapport_run(scope, "--limit", "25", "--keep-worker"), kept=True)
+    try:  # the printed sign-in link opens the console of the worker left running
+        links = [LINK.search(out) for out in (first, second)]
+        assert links[0] and links[1], second[-3000:]
+        assert links[0].group(2) != links[1].group(2)  # a token made for each run
+        port = int(links[1].group(1))
+        assert sign_in(port, "not-the-token")[0] == 401
+        status, cookie = sign_in(port, links[1].group(2))
+        assert status == 303 and "rapport_session=" in cookie and "HttpOnly" in cookie
+    finally:
+        for pid in worker_pids(f"t-{scope.name}"):
+            os.kill(pid, signal.SIGTERM)
     ids = [re.search(r"ids (\S+)\*", out) for out in (first, second)]
     assert ids[0] and ids[1]
     assert ids[0].group(1) != ids[1].group(1)  # a fresh id prefix: not de-duplicated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 DraftingStyle = Literal["chat", "completion"]
 
@@ -132,9 +132,42 @@ class DraftingSettings(BaseModel):
         ge=0,
         description="Drafting: at most one engagement draft per customer within this",
     )
+    drafting_webhook_url: str | None = Field(
+        None,
+        description="Drafting: POST every drafted reply here (JSON, signed with "
+        "X-Rapport-Signature); unset: no webhook",
+    )
+    drafting_webhook_secret: SecretStr | None = Field(
+        None, description="Drafting: the webhook's HMAC-SHA256 key (required with the URL)"
+    )
+    drafting_webhook_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="Drafting: one webhook call's timeout"
+    )
+    drafting_webhook_backoff_max_s: float = Field(
+        10.0, gt=0, description="Drafting: longest wait between webhook retries"
+    )
+    drafting_webhook_give_up_s: float = Field(
+        900.0,
+        gt=0,
+        description="Drafting: a draft the webhook could not deliver for this long is "
+        "dead-lettered and the next one is tried",
+    )
     drafting_cost_prompt_per_1k_usd: float = Field(
         0.0, ge=0, description="Drafting: price of 1,000 prompt tokens (cost estimate)"
     )
     drafting_cost_completion_per_1k_usd: float = Field(
         0.0, ge=0, description="Drafting: price of 1,000 completion tokens (cost estimate)"
     )
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> DraftingSettings:
+        if self.drafting_webhook_url and self.drafting_webhook_secret is None:
+            msg = (
+                "RAPPORT_DRAFTING_WEBHOOK_URL needs RAPPORT_DRAFTING_WEBHOOK_SECRET (its HMAC key)"
+            )
+            raise ValueError(msg)
+        if self.drafting_webhook_url and not self.drafting_webhook_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("RAPPORT_DRAFTING_WEBHOOK_URL must be an http(s) URL")
+        return self
