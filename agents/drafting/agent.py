@@ -160,7 +160,12 @@ class Drafting:
     async def _publish(self, req: ReplyRequest, outcome: Outcome) -> None:
         draft = draft_of(req, outcome)
         try:
-            await self.store.save(draft.model_dump(mode="json"), outcome.sent_prompt, req.text)
+            await self.store.save(
+                draft.model_dump(mode="json"),
+                outcome.sent_prompt,
+                req.text,
+                req.occurred_at.isoformat(),
+            )
         except DraftStoreError as exc:  # the draft still goes out; only the cache is missing
             log.warning("draft %s not cached: %s", req.request_id, exc)
         await self._send(draft)

@@ -15,9 +15,9 @@ markers, kept for good: a replay of an erased customer's messages may come any t
 - ``conv:{conversation_id}``: hash draft_id -> draft (with the inbound message it
   answers, redacted as on ``reply-requests``), for the HTTP view and the console, and
   ``verdicts:{conversation_id}``: draft_id -> reviewer's verdict;
-- ``queue``: sorted set conversation_id -> time of its latest draft (the console's
-  queue); each saved draft is also published on the channel ``live`` (pushed to open
-  consoles);
+- ``queue``: sorted set conversation_id -> time of the inbound message its latest
+  draft answers (the console's queue, newest first); each saved draft is also
+  published on the channel ``live`` (pushed to open consoles);
 - ``cust:{customer_id}``: ``request_id|conversation_id`` of each cached draft, and
   ``erased:{customer_id}``: the erasure time (epoch seconds);
 - ``stats:feedback``: hash ``model|prompt_version|verdict`` -> count; ``fb:{event_id}``
@@ -127,17 +127,21 @@ class DraftStore:
     def channel(self) -> str:
         return f"{self.prefix}drafts:live"
 
-    async def save(self, draft: dict[str, Any], prompt: str, message: str = "") -> None:
+    async def save(
+        self, draft: dict[str, Any], prompt: str, message: str = "", message_at: str = ""
+    ) -> None:
         """Cache the draft and its redacted prompt, index it, release the lease; the
-        conversation view keeps the (redacted) inbound ``message`` beside the draft."""
+        conversation view keeps the (redacted) inbound ``message`` and its time beside
+        the draft."""
         rid, conv = draft["request_id"], draft["conversation_id"]
         record = orjson.dumps({"draft": draft, "prompt": prompt})
-        shown = orjson.dumps({**draft, "message": message})
+        at = message_at or draft["created_at"]
+        shown = orjson.dumps({**draft, "message": message, "message_at": at})
         pipe = self.client.pipeline(transaction=True)
         pipe.set(self.key("result", rid), record, ex=self.ttl_s)
         pipe.hset(self.key("conv", conv), draft["draft_id"], shown)
         pipe.expire(self.key("conv", conv), self.ttl_s)
-        pipe.zadd(self.queue_key, {conv: _epoch(draft["created_at"])})
+        pipe.zadd(self.queue_key, {conv: _epoch(at)})
         pipe.zremrangebyrank(self.queue_key, 0, -QUEUE_MAX - 1)
         pipe.publish(self.channel, shown)
         pipe.sadd(self.key("cust", draft["customer_id"]), f"{rid}|{conv}")

@@ -204,13 +204,26 @@ def _confidence(value: Any) -> str:
 
 
 def _explanation(value: Any) -> str:
+    """An insight's explanation as short text: nested contributions as ``name +0.12``."""
     if not isinstance(value, dict) or not value:
         return ""
-    top = value.get("top") or value.get("contributions")
-    if isinstance(top, list):
-        return e("; ".join(str(item) for item in top[:3]))
-    shown = list(value.items())[:4]
-    return e("; ".join(f"{k}: {v}" for k, v in shown))
+    parts = []
+    for key, item in list(value.items())[:5]:
+        shown = item
+        if isinstance(item, dict):
+            top = sorted(item.items(), key=lambda kv: -abs(_number(kv[1])))[:3]
+            shown = ", ".join(f"{k} {_number(v):+.2f}" for k, v in top) or "none"
+        elif isinstance(item, list):
+            shown = ", ".join(str(x) for x in item[:5])
+        parts.append(f"{key}: {shown}")
+    return e("; ".join(parts))
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _detail(row: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ SCRIPT: Final = r"""
     li.dataset.conversation = conv;
     li.append(link("/console/conversations/" + encodeURIComponent(conv), conv), " · ",
       link("/console/customers/" + encodeURIComponent(d.customer_id), d.customer_id), " · ",
-      el("time", "", d.created_at));
+      el("time", "", d.message_at));
     li.append(el("p", "message", d.message), el("p", "draft", d.text));
     const meta = el("p", "meta");
     const origin = d.fallback ? "template fallback" : "LLM draft (" + d.model + ")";
