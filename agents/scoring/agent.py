@@ -52,6 +52,8 @@ from agents.scoring.scorer import EngineFeatures, Scorer
 from agents.scoring.state import ModelConfig, PartitionModels
 from agents.scoring.store import ModelStore
 from features.engine import Status
+from online_models.warm import WarmStart
+from online_models.warm import load as warm_load
 from schemas.events import Event
 from schemas.examples import EXAMPLE_KEY, Example
 from schemas.published import Insight
@@ -86,6 +88,28 @@ def config_of(settings: Settings) -> ModelConfig:
     )
 
 
+def warm_start(settings: Settings) -> WarmStart | None:
+    """The warm-start snapshot new partition sets begin from, or None (cold), said once."""
+    path = settings.warm_start_file
+    if not settings.models_warm_start:
+        return None
+    if not path.is_file():
+        log.info(
+            "scoring: no warm-start snapshot at %s: text models start cold "
+            "(`rapport models warm-start` builds it)",
+            path,
+        )
+        return None
+    try:
+        key = settings.models_checkpoint_key.get_secret_value().encode()
+        warm = warm_load(path.read_bytes(), key)
+    except Exception as exc:  # a bad signature, foreign bytes, another code's pickle
+        log.error("scoring: warm-start snapshot %s refused, starting cold: %s", path, exc)
+        return None
+    log.info("scoring: text models start from %s (%s)", warm.snapshot, path)
+    return warm
+
+
 class ScoringAgent:
     """Scorer, checkpoints and the insights producer of one worker."""
 
@@ -97,7 +121,11 @@ class ScoringAgent:
         self.partitions = settings.topic_partitions
         source = EngineFeatures(features.engine, features.rules)
         self.scorer = Scorer(
-            config_of(settings), source, holds=holds, coalesce=settings.models_coalesce
+            config_of(settings),
+            source,
+            holds=holds,
+            coalesce=settings.models_coalesce,
+            warm=warm_start(settings),
         )
         self.contexts: dict[str, Any] = {}
         """Each waiting customer's last Faust event (its table writes go to its partition)."""

@@ -60,6 +60,7 @@ from features.definitions import Rules, Vector
 from features.engine import FeatureEngine
 from features.vector import model_inputs
 from online_models.delayed import by_partition
+from online_models.warm import WarmStart
 from schemas.events import AgentLabel, DraftFeedback, Event, Message, Rating, Subscription
 from schemas.examples import Example
 from schemas.published import Insight
@@ -116,9 +117,12 @@ class Scorer:
         holds: MutableMapping[str, bytes] | None = None,
         *,
         coalesce: bool = False,
+        warm: WarmStart | None = None,
     ) -> None:
         self.config = config
         self.features = features
+        self.warm = warm
+        """The snapshot new partition sets start their text models from (None: cold)."""
         self.clock = clock
         self.holds: MutableMapping[str, bytes] = {} if holds is None else holds
         self.rule = PublishRule(config.publish_every, config.churn_min_change)
@@ -133,7 +137,7 @@ class Scorer:
 
     def fresh(self, partition: int) -> PartitionModels:
         """A new set, not yet attached to the holds (see :meth:`adopt`)."""
-        return PartitionModels(partition, self.config)
+        return PartitionModels(partition, self.config, self.warm)
 
     def adopt(self, models: PartitionModels) -> PartitionModels:
         """Make ``models`` (fresh or restored) its partition's set, its churn join

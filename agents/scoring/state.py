@@ -48,6 +48,7 @@ from online_models.monitor import Monitor
 from online_models.reco import Recommender
 from online_models.segments import SegmentModel
 from online_models.text_models import IntentModel, SentimentModel
+from online_models.warm import WarmStart
 
 V = TypeVar("V")
 MAX_SEGMENTS = 8
@@ -121,16 +122,20 @@ class PartitionModels(OnlineModel):
 
     name: ClassVar[str] = "partition_models"
 
-    def __init__(self, partition: int, config: ModelConfig) -> None:
+    def __init__(self, partition: int, config: ModelConfig, warm: WarmStart | None = None) -> None:
         super().__init__()
         self.partition = partition
         self.config = config
+        self.snapshot: str | None = None if warm is None else warm.snapshot
+        """The warm-start snapshot the text models began from (None: cold)."""
         self.offset = -1
         self.published_through = -1
         """The last offset whose insights Kafka had acknowledged when the set was
         checkpointed (see ``agents.scoring.agent.ScoringAgent.save``)."""
         self.watermark: datetime | None = None
         self.models = build_models(config)
+        if warm is not None:
+            self.models.update(warm.copies())
         self.monitors = {
             "sentiment": Monitor("label", max_segments=MAX_SEGMENTS),
             "intent": Monitor("label", max_segments=MAX_SEGMENTS),
@@ -151,6 +156,7 @@ class PartitionModels(OnlineModel):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("published_through", -1)  # a checkpoint written before the mark
+        state.setdefault("snapshot", None)  # ... or before warm starts
         self.__dict__.update(state)
         if "outcomes" not in state:  # a checkpoint written before outcomes were kept
             self.outcomes = Recent(self.config.max_customers)

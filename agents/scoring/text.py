@@ -56,7 +56,9 @@ def message(turn: Turn, event: Message) -> None:
         return
     models = turn.models
     x = {"text": event.text}
-    extra = {"channel": event.channel}
+    extra: dict[str, str] = {"channel": event.channel}
+    if models.snapshot is not None:  # which warm-start snapshot the text models began from
+        extra["snapshot"] = models.snapshot
     empty = not event.text.strip() or not tokens(normalise(event.text))
     for name in TEXT_MODELS:
         model = models.models[name]

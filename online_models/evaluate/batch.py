@@ -72,12 +72,12 @@ def vader(split: TextSplit) -> Baseline:
     analyzer = lexicon.SentimentIntensityAnalyzer()
     started = time.process_time()
     compounds = [float(analyzer.polarity_scores(x)["compound"]) for x, _ in split.test]
-    predicted = [_vader_label(c) for c in compounds]
+    predicted = [vader_label(c) for c in compounds]
     spent = _per_example(started, len(split.test))
     return Baseline("VADER lexicon", _label_scores([y for _, y in split.test], predicted), spent)
 
 
-def _vader_label(compound: float) -> str:
+def vader_label(compound: float) -> str:
     if compound >= VADER_CUT:
         return "positive"
     if compound <= -VADER_CUT:

@@ -125,6 +125,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     from streams.cli import features as cli_features  # noqa: PLC0415
     from streams.cli import imports as cli_imports  # noqa: PLC0415
     from streams.cli import jobs as cli_jobs  # noqa: PLC0415
+    from streams.cli import models as cli_models  # noqa: PLC0415
     from streams.cli import ops as cli_ops  # noqa: PLC0415
     from streams.cli import sql as cli_sql  # noqa: PLC0415
 
@@ -134,6 +135,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     cli_features.add_commands(sub, handlers)
     cli_ops.add_commands(sub, handlers)
     cli_imports.add_commands(sub, handlers)
+    cli_models.add_commands(sub, handlers)
     return parser, handlers
 
 

@@ -30,6 +30,8 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         return _evaluate_replayed_drafts(args, settings)
     if args.partitions:
         return _evaluate_partitions(args)
+    if args.warm:
+        return _evaluate_warm(args)
     datasets = DATASETS if args.datasets == "all" else tuple(args.datasets.split(","))
     calibration = [_calibration_us()]
     rows = evaluate(
@@ -56,6 +58,23 @@ def _cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(as_json(rows, meta), indent=2, default=str) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+def _evaluate_warm(args: argparse.Namespace) -> int:
+    """Cold against warm-started text models on the holdout streams."""
+    from online_models.evaluate.warm import evaluate_warm, format_warm  # noqa: PLC0415
+    from online_models.warm import train  # noqa: PLC0415
+
+    warm = train(args.data_dir)
+    rows = evaluate_warm(warm, args.data_dir)
+    print(format_warm(rows, warm.snapshot))
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {"snapshot": warm.snapshot, "warm": [vars(r) for r in rows]}
+        path.write_text(json.dumps(body, indent=2) + "\n")
         print(f"wrote {path}")
     return 0
 
@@ -185,6 +204,12 @@ def add_commands(sub: Any, handlers: dict[str, Handler]) -> None:
         type=int,
         default=0,
         help="also report models warm-started with N passes over the training stream",
+    )
+    evaluate.add_argument(
+        "--warm",
+        action="store_true",
+        help="instead: the text models cold and from the warm-start snapshot, prequential "
+        "accuracy over the first 100 / 1,000 / all events of each holdout stream",
     )
     evaluate.add_argument(
         "--partitions",

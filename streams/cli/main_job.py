@@ -23,6 +23,7 @@ from rich.table import Table
 from streams.cli.main_job_answers import print_answers, print_flow
 from streams.cli.main_job_drain import DrainProgress, DrainResult, Snapshot, drain, snapshot
 from streams.cli.main_job_tail import Tail
+from streams.cli.models import build_warm_start
 from streams.core.settings import Settings
 from streams.core.tokens import new_token
 from streams.replay import timed_records
@@ -116,6 +117,8 @@ def run_main_job(settings: Settings, args: argparse.Namespace) -> int:
     control.up(settings)
     for row in control.status(settings):
         console.print(f"    {'up  ' if row.ok else 'DOWN'} {row.name:<18} {row.detail}")
+    if settings.models_warm_start and not settings.warm_start_file.is_file():
+        console.print(f"    {build_warm_start(settings)}")  # once: the text models' prior
     prefix = args.id_prefix or _run_prefix()
     console.print(
         f"[bold]2/3[/] worker on :{settings.web_port} (log {settings.data_dir / 'worker.log'})"

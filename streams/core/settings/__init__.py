@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,11 @@ class Settings(
     model_config = SettingsConfigDict(
         env_prefix="RAPPORT_", env_file=".env", extra="ignore", frozen=True
     )
+
+    @property
+    def warm_start_file(self) -> Path:
+        """Where the warm-start snapshot is read from and written to."""
+        return self.models_warm_start_path or self.data_dir / "models" / "warm-start.rpck"
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``RAPPORT_*`` variables, to hand to a child worker process."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 MIN_CHECKPOINT_KEY_BYTES = 16
@@ -17,6 +19,16 @@ class ModelSettings(BaseModel):
         SecretStr("rapport-local-checkpoint-key-change-me"),
         description="Models: HMAC-SHA256 key signing model checkpoints (at least 16 bytes); "
         "the default is for local runs only",
+    )
+    models_warm_start: bool = Field(
+        True,
+        description="Models: start each partition's text models (intent, sentiment) from the "
+        "warm-start snapshot when it has no checkpoint (`rapport models warm-start` builds it)",
+    )
+    models_warm_start_path: Path | None = Field(
+        None,
+        description="Models: the warm-start snapshot (signed with the checkpoint key); "
+        "unset: RAPPORT_DATA_DIR/models/warm-start.rpck",
     )
     models_checkpoint_interval_s: float = Field(
         30.0,
