@@ -127,6 +127,14 @@ class ReplyRequest(Published):
     )
     channel: str
     intent: str | None = None
+    intent_source: Literal["model", "rules"] = Field(
+        "rules",
+        description="model: the intent model's prediction (confidence at least "
+        "RAPPORT_DRAFTING_INTENT_MIN_CONFIDENCE); rules: the keyword rules (the fallback)",
+    )
+    intent_confidence: float | None = Field(
+        None, description="The intent model's confidence in its prediction, when it had one"
+    )
     kind: Literal["reply", "engagement"] = "reply"
     occurred_at: AwareDatetime
     turns: list[ConversationTurn] = Field(
@@ -162,6 +170,9 @@ class DraftedReply(Published):
     pending_review: Literal[True] = True
     created_at: AwareDatetime
     intent: str | None = None
+    intent_source: Literal["model", "rules"] = Field(
+        "rules", description="Where the intent the draft was written for came from"
+    )
     mode: Literal["normal", "cheap"] = Field(
         "normal", description="cheap: drafted under reply-request lag (shorter, templates)"
     )

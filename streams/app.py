@@ -133,7 +133,7 @@ def _register(runtime: Runtime, sessions: Sessions) -> None:
     a worker without scoring or drafting does not load their libraries (seconds)."""
     # only the chosen agents (and their libraries) are imported
     chosen = runtime.settings.agent_names
-    sink_agent, feature_agent = None, None
+    sink_agent, feature_agent, scoring_agent = None, None, None
     if "ingest" in chosen:
         from agents import ingest  # noqa: PLC0415
 
@@ -151,11 +151,11 @@ def _register(runtime: Runtime, sessions: Sessions) -> None:
         if "scoring" in chosen:  # the settings refuse scoring without features
             from agents.scoring import agent as scoring  # noqa: PLC0415
 
-            scoring.register(runtime, feature_agent)
+            scoring_agent = scoring.register(runtime, feature_agent)
     if "reply_requests" in chosen:
         from agents.drafting import requests as reply_requests  # noqa: PLC0415
 
-        reply_requests.register(runtime)
+        reply_requests.register(runtime, scoring_agent)  # its intent model steers the rule
     if "drafting" in chosen:
         from agents.drafting import agent as drafting  # noqa: PLC0415
         from agents.drafting import webhook  # noqa: PLC0415

@@ -241,6 +241,7 @@ def draft_of(req: ReplyRequest, outcome: Outcome) -> DraftedReply:
         fallback=outcome.fallback,
         created_at=datetime.now(UTC),
         intent=req.intent,
+        intent_source=req.intent_source,
         mode=outcome.mode,
         attempts=outcome.attempts,
         kind=req.kind,

@@ -7,6 +7,11 @@ from prometheus_client import Counter, Gauge, Histogram
 REPLY_REQUESTS = Counter(
     "rapport_reply_requests_total", "Reply requests emitted, by kind and reason", ["kind", "reason"]
 )
+INTENT_SOURCE = Counter(
+    "rapport_reply_intent_source_total",
+    "Inbound messages by where their intent came from (model, rules)",
+    ["source"],
+)
 NO_REPLY = Counter(
     "rapport_reply_not_needed_total", "Inbound messages the rule left without a draft", ["reason"]
 )

@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal, Protocol
 
 import faust
 import orjson
@@ -43,7 +43,7 @@ from pydantic import ValidationError
 
 from agents.drafting import metrics as dm
 from agents.drafting.build import redactor_of
-from agents.drafting.llm.intent import detect
+from agents.drafting.llm.intent import ACKNOWLEDGEMENT, detect
 from agents.drafting.llm.redact import Redacted
 from agents.drafting.rule import Conversations, decide, next_state, priority
 from agents.drafting.store import DraftStore, DraftStoreError
@@ -66,8 +66,43 @@ _ENGAGING: Final = tuple(m.encode() for m in (*CHURN_MODELS, *SEGMENT_MODELS))
 """The insights engagement reads: churn risk and segments (a byte test before parsing)."""
 
 
+class IntentModel(Protocol):
+    """The scoring stage's intent model, read by partition (``agents.scoring``)."""
+
+    def intent_of(self, partition: int, text: str) -> tuple[str, float] | None: ...
+
+
+def choose_intent(
+    text: str, found: tuple[str, float] | None, min_confidence: float
+) -> tuple[str, Literal["model", "rules"], float | None]:
+    """The intent a request is made for: the model's when it is confident, else the
+    keyword rules'. An acknowledgement (thanks, ok, bye) is the rules' call: the model
+    knows no such class, and it decides that no reply is needed.
+
+    >>> choose_intent("I want my money back", ("get_refund", 0.9), 0.6)
+    ('get_refund', 'model', 0.9)
+    >>> choose_intent("where is my order?", ("track_order", 0.4), 0.6)
+    ('track_order', 'rules', 0.4)
+    >>> choose_intent("thanks!", ("get_refund", 0.99), 0.6)[:2]
+    ('acknowledgement', 'rules')
+    """
+    rules = detect(text)
+    if found is None:
+        return rules, "rules", None
+    label, confidence = found
+    if confidence >= min_confidence and rules != ACKNOWLEDGEMENT:
+        return label, "model", confidence
+    return rules, "rules", confidence
+
+
 class ReplyRequests:
-    def __init__(self, runtime: Runtime, conversations: Any, customers: Any) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        conversations: Any,
+        customers: Any,
+        intents: IntentModel | None = None,
+    ) -> None:
         s = self.settings = runtime.settings
         self.producer = runtime.app.producer
         self.requests_name = s.topic_name("reply_requests")
@@ -81,8 +116,10 @@ class ReplyRequests:
             s.redis_url.get_secret_value(), s.redis_key_prefix, s.drafting_claim_ttl_s
         )
         self.redactor = redactor_of(s)
+        self.intents = intents
+        """The intent model (None without the scoring stage in this worker: rules only)."""
 
-    async def handle(self, value: bytes | None) -> None:
+    async def handle(self, value: bytes | None, partition: int = -1) -> None:
         metrics.EVENTS_IN.labels(AGENT).inc()
         if not value or not any(tag in value for tag in _WANTED):
             return
@@ -92,7 +129,7 @@ class ReplyRequests:
             return  # ingest validated it; the feature agent dead-letters what still fails
         try:
             if isinstance(event, Message):
-                await self.message(event)
+                await self.message(event, partition)
             elif isinstance(event, DraftFeedback):
                 await self.feedback(event)
             elif isinstance(event, ErasureRequest):
@@ -101,14 +138,24 @@ class ReplyRequests:
             metrics.AGENT_ERRORS.labels(AGENT).inc()
             log.exception("reply-requests failed on event %s", event.event_id)
 
-    async def message(self, msg: Message) -> None:
+    async def message(self, msg: Message, partition: int = -1) -> None:
         convs = Conversations.decode(self.conversations.get(msg.customer_id))
         if await self._erased_since(msg, convs):
             dm.NO_REPLY.labels("erased").inc()
             return
         if convs.seen(msg.conversation_id, msg.event_id) and msg.direction != "inbound":
             return
-        intent = detect(msg.text) if msg.direction == "inbound" else "agent_reply"
+        source: Literal["model", "rules"] = "rules"
+        confidence = None
+        if msg.direction == "inbound":
+            found = None
+            if self.intents is not None and partition >= 0:
+                found = self.intents.intent_of(partition, msg.text)
+            minimum = self.settings.drafting_intent_min_confidence
+            intent, source, confidence = choose_intent(msg.text, found, minimum)
+            dm.INTENT_SOURCE.labels(source).inc()
+        else:
+            intent = "agent_reply"
         history = [t for t in convs.turns(msg.conversation_id) if t["id"] != msg.event_id]
         decision = decide(
             convs, msg.conversation_id, msg.event_id, msg.direction, text=msg.text, intent=intent
@@ -143,6 +190,8 @@ class ReplyRequests:
             text=text,
             channel=msg.channel,
             intent=intent,
+            intent_source=source,
+            intent_confidence=confidence,
             occurred_at=msg.occurred_at,
             turns=[_turn(t, said) for t, said in redacted],
             priority=priority(intent, self.low),
@@ -304,11 +353,11 @@ def _turn(turn: dict[str, Any], text: str) -> ConversationTurn:
     )
 
 
-def register(runtime: Runtime) -> ReplyRequests:
+def register(runtime: Runtime, intents: IntentModel | None = None) -> ReplyRequests:
     app, settings = runtime.app, runtime.settings
     conversations = runtime.table("reply-conversations")
     customers = runtime.table("reply-customers")
-    agent = ReplyRequests(runtime, conversations, customers)
+    agent = ReplyRequests(runtime, conversations, customers, intents)
 
     async def reply_requests_agent(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, settings.batch_max_events, settings.batch_linger_s):
@@ -316,7 +365,7 @@ def register(runtime: Runtime) -> ReplyRequests:
                 if is_example(event.message.key):
                     continue  # the scoring stage's shared labels (schemas.examples)
                 use(event)  # the conversations table's changelog goes to its partition
-                await agent.handle(event.value)
+                await agent.handle(event.value, event.message.partition)
 
     async def engagement_agent(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, settings.batch_max_events, settings.batch_linger_s):

@@ -113,6 +113,22 @@ def warm_start(settings: Settings) -> WarmStart | None:
 class ScoringAgent:
     """Scorer, checkpoints and the insights producer of one worker."""
 
+    def intent_of(self, partition: int, text: str) -> tuple[str, float] | None:
+        """The partition's intent model on ``text`` (predict only): its label and
+        confidence, or None while it abstains. Before the partition's set is restored
+        or made (at its first scored event) the warm-start snapshot answers, if any."""
+        models = self.scorer.sets.get(partition)
+        if models is not None:
+            model = models.models["intent"]
+        elif self.scorer.warm is not None:
+            model = self.scorer.warm.models["intent"]  # read only: sets learn on copies
+        else:
+            return None
+        found = model.predict_one({"text": text})
+        if found.value is None:
+            return None
+        return str(found.value), float(found.confidence or 0.0)
+
     def __init__(self, runtime: Runtime, features: FeatureAgent, holds: Any) -> None:
         settings = runtime.settings
         self.app = runtime.app

@@ -132,6 +132,13 @@ class DraftingSettings(BaseModel):
         ge=0,
         description="Drafting: at most one engagement draft per customer within this",
     )
+    drafting_intent_min_confidence: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Drafting: the intent model's prediction steers the reply rule, the "
+        "priority and the template when at least this confident; else the keyword rules",
+    )
     drafting_webhook_url: str | None = Field(
         None,
         description="Drafting: POST every drafted reply here (JSON, signed with "
