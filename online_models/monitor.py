@@ -80,6 +80,10 @@ class Monitor:
         """
         self.n += 1
         groups = [self.overall] if segment is None else [self.overall, self._segment(segment)]
+        if segment is not None:  # examples per segment (a set pickled before has none)
+            counts = self.__dict__.setdefault("segment_n", {})
+            name = segment if segment in self.segments else OTHER
+            counts[name] = counts.get(name, 0) + 1
         for group in groups:
             for name, metric in group.items():
                 if self.kind == "probability" and name == "accuracy":
@@ -102,8 +106,9 @@ class Monitor:
         out: dict[str, Any] = {name: float(m.get()) for name, m in self.overall.items()}
         out["n"] = self.n
         out["drifts"] = list(self.drifts)
+        counts = self.__dict__.get("segment_n", {})
         out["by_segment"] = {
-            seg: {name: float(m.get()) for name, m in group.items()}
+            seg: {name: float(m.get()) for name, m in group.items()} | {"n": counts.get(seg, 0)}
             for seg, group in sorted(self.segments.items())
         }
         return out

@@ -47,7 +47,7 @@ from mode import BaseSignalT
 from agents.customer_features.agent import FeatureAgent
 from agents.scoring import metrics as sm
 from agents.scoring.checkpoints import Checkpoints
-from agents.scoring.report import MetricsReporter
+from agents.scoring.report import BiasRule, MetricsReporter
 from agents.scoring.scorer import EngineFeatures, Scorer
 from agents.scoring.state import ModelConfig, PartitionModels
 from agents.scoring.store import ModelStore
@@ -150,7 +150,11 @@ class ScoringAgent:
         self.checkpoints = Checkpoints(self.store, key, self.scorer.fresh)
         self.interval = settings.models_checkpoint_interval_s
         self.last_save = time.monotonic()
-        self.reporter = MetricsReporter(settings.models_metrics_interval_s, started=self.last_save)
+        self.reporter = MetricsReporter(
+            settings.models_metrics_interval_s,
+            started=self.last_save,
+            bias=BiasRule(settings.models_bias_min_ratio, settings.models_bias_min_examples),
+        )
         self.lock = asyncio.Lock()
         self.sending = 0
         """Scorings whose insights are being handed to the producer (a checkpoint taken

@@ -126,3 +126,10 @@ def forget_partition(partition: int) -> int:
                 gauge.remove(*labels)
                 removed += 1
     return removed
+
+
+DISPARITY = Gauge(
+    "rapport_model_disparity_ratio",
+    "Worst segment's headline figure over the best's (1: equal), per model and partition",
+    ["model", "partition"],
+)

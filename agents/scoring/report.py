@@ -21,6 +21,12 @@ since its last report, one insight:
   per segment, a bias audit);
 - ``occurred_at``: the partition's event-time watermark; ``produced_at``: now.
 
+The bias audit: beside each report, the headline figure's spread over the segments with
+at least ``RAPPORT_MODELS_BIAS_MIN_EXAMPLES`` examples (:func:`disparity`: worst and best
+segment, min-over-max ratio, gap) is exported as ``rapport_model_disparity_ratio`` and,
+when the ratio is below ``RAPPORT_MODELS_BIAS_MIN_RATIO``, published as a ``bias_{model}``
+alert insight (same event id as the report; ``prediction``: the ratio).
+
 >>> from datetime import UTC, datetime
 >>> from agents.scoring.state import ModelConfig, PartitionModels
 >>> models = PartitionModels(3, ModelConfig())
@@ -39,14 +45,17 @@ since its last report, one insight:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from agents.scoring import metrics as sm
 from agents.scoring.state import PartitionModels
 from online_models.monitor import Monitor
 from schemas.published import Insight
 
 PREFIX: Final = "metrics_"
+BIAS: Final = "bias_"
 SUBJECT: Final = "#models"
 """The ``customer_id`` of a metrics insight (no customer id can contain ``#``)."""
 HEADLINE: Final = {"label": "accuracy", "probability": "roc_auc", "error": "mean_error"}
@@ -83,11 +92,73 @@ def metrics_insight(models: PartitionModels, name: str, monitor: Monitor, now: d
     )
 
 
+@dataclass(frozen=True)
+class BiasRule:
+    """When a model's figures across segments (channel for the text models, plan for
+    churn, source for reco) are too far apart: the worst segment's headline figure below
+    ``min_ratio`` of the best's, each with at least ``min_examples`` examples."""
+
+    min_ratio: float = 0.8
+    min_examples: int = 50
+
+
+def disparity(monitor: Monitor, rule: BiasRule) -> dict[str, Any] | None:
+    """The spread of the headline figure over the monitor's segments (those with enough
+    examples; ``None`` with fewer than two, or for the unsupervised error streams).
+
+    >>> m = Monitor("label")
+    >>> for i in range(100):
+    ...     _ = m.update("a", "a", segment="chat")
+    ...     _ = m.update("a", "a" if i % 2 else "b", segment="email")
+    >>> found = disparity(m, BiasRule(0.8, 50))
+    >>> found["worst"], found["best"], found["ratio"], found["gap"], found["alert"]
+    ('email', 'chat', 0.5, 0.5, True)
+    """
+    if monitor.kind == "error":
+        return None
+    metric = HEADLINE[monitor.kind]
+    report = monitor.report()["by_segment"]
+    figures = {
+        seg: float(values[metric])
+        for seg, values in report.items()
+        if values.get("n", 0) >= rule.min_examples and metric in values
+    }
+    if len(figures) < 2:
+        return None
+    worst, best = min(figures, key=figures.__getitem__), max(figures, key=figures.__getitem__)
+    top = figures[best]
+    ratio = 1.0 if top <= 0 else figures[worst] / top
+    return {
+        "metric": metric,
+        "worst": worst,
+        "best": best,
+        "ratio": round(ratio, 6),
+        "gap": round(top - figures[worst], 6),
+        "threshold": rule.min_ratio,
+        "alert": ratio < rule.min_ratio,
+        "by_segment": {seg: round(v, 6) for seg, v in sorted(figures.items())},
+    }
+
+
+def bias_insight(metrics: Insight, name: str, found: dict[str, Any]) -> Insight:
+    """The ``bias_{name}`` alert beside a ``metrics_{name}`` insight (same event id)."""
+    model = f"{BIAS}{name}"
+    return metrics.model_copy(
+        update={
+            "insight_id": f"{metrics.event_id}:{model}",
+            "model": model,
+            "prediction": found["ratio"],
+            "explanation": {"partition": metrics.explanation["partition"], **found},
+        }
+    )
+
+
 class MetricsReporter:
     """When metrics insights are due, and which monitors have new examples."""
 
-    def __init__(self, interval_s: float, *, started: float) -> None:
+    def __init__(self, interval_s: float, *, started: float, bias: BiasRule | None = None) -> None:
         self.interval_s = interval_s
+        self.bias = bias or BiasRule()
         self.last = started
         self.reported: dict[tuple[int, str], int] = {}
         """``(partition, model)`` -> examples at its last report."""
@@ -104,7 +175,13 @@ class MetricsReporter:
                 if monitor.n == 0 or self.reported.get(key) == monitor.n:
                     continue
                 self.reported[key] = monitor.n
-                out.append(metrics_insight(models, name, monitor, now))
+                found = metrics_insight(models, name, monitor, now)
+                out.append(found)
+                spread = disparity(monitor, self.bias)
+                if spread is not None:
+                    sm.DISPARITY.labels(name, str(models.partition)).set(spread["ratio"])
+                    if spread["alert"]:
+                        out.append(bias_insight(found, name, spread))
         return out
 
     def forget(self, partitions: Iterable[int]) -> None:

@@ -80,6 +80,17 @@ class ModelSettings(BaseModel):
         description="Models: customers with model-side state (texts, subscription, last "
         "insights) kept per partition; the least recently active are evicted",
     )
+    models_bias_min_ratio: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Models: bias audit: a model's worst segment (channel, plan, source) "
+        "below this share of its best segment's accuracy (AUC for churn) publishes a "
+        "bias_{model} alert insight",
+    )
+    models_bias_min_examples: int = Field(
+        50, ge=1, description="Models: bias audit: examples a segment needs to be compared"
+    )
     models_metrics_interval_s: float = Field(
         600.0,
         ge=0,
