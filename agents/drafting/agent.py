@@ -60,6 +60,7 @@ class Drafting:
             s.redis_url.get_secret_value(), s.redis_key_prefix, s.features_redis_ttl_s
         )
         self.drafter = build_drafter(s)
+        self.learn_edits = s.drafting_learn_edits
         self.degrader = Degrader(s.drafting_degrade_lag, s.drafting_recover_lag)
         self.lease_s = s.drafting_deadline_s + 10.0
 
@@ -122,7 +123,8 @@ class Drafting:
         else:
             features = await self._features(req.customer_id)
             values = await self.store.values(req.request_id)
-            outcome = await self.drafter.draft(request_of(req, features, values), mode)
+            shots = await self._shots(req)
+            outcome = await self.drafter.draft(request_of(req, features, values, shots), mode)
         await self._publish(req, outcome)
 
     async def _replayed(self, req: ReplyRequest) -> bool:
@@ -148,6 +150,16 @@ class Drafting:
             if not await self.store.lease_alive(req.request_id):
                 return "done" if await self._replayed(req) else "orphaned"
         return "orphaned"
+
+    async def _shots(self, req: ReplyRequest) -> list[tuple[str, str]]:
+        """Replies reviewers edited for this customer before (none if Redis fails)."""
+        if not self.learn_edits:
+            return []
+        try:
+            return await self.store.shots(req.customer_id)
+        except DraftStoreError as exc:
+            log.info("drafting without the customer's edited replies (%s)", exc)
+            return []
 
     async def _features(self, customer_id: str) -> dict[str, Any]:
         try:

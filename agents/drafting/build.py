@@ -55,7 +55,10 @@ def redactor_of(s: DraftingSettings) -> Redactor:
 
 
 def request_of(
-    req: ReplyRequest, features: dict[str, Any], values: dict[str, str] | None = None
+    req: ReplyRequest,
+    features: dict[str, Any],
+    values: dict[str, str] | None = None,
+    shots: list[tuple[str, str]] | None = None,
 ) -> Request:
     """The drafter's input: the request with the customer's current features and what
     its placeholders stand for."""
@@ -73,4 +76,5 @@ def request_of(
         features=features,
         turns=[Turn(t.role, t.text) for t in req.turns],
         values=values or {},
+        shots=shots or [],
     )

@@ -12,6 +12,11 @@ INTENT_SOURCE = Counter(
     "Inbound messages by where their intent came from (model, rules)",
     ["source"],
 )
+EDITS = Counter(
+    "rapport_draft_edits_learnt_total",
+    "Edited replies kept as prompt examples for the customer, or skipped (identifiers)",
+    ["outcome"],
+)
 NO_REPLY = Counter(
     "rapport_reply_not_needed_total", "Inbound messages the rule left without a draft", ["reason"]
 )

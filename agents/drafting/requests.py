@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
 
@@ -61,6 +62,8 @@ ENGAGE_AGENT = "engagement"
 CHURN_MODELS: Final = frozenset({"churn", "churn_risk"})
 SEGMENT_MODELS: Final = frozenset({"segment", "segmentation"})
 ERASE_ATTEMPTS: Final = 4
+PLACEHOLDER: Final = re.compile(r"\[[A-Z_]+_\d+\]")
+"""A redacted value (``[EMAIL_1]``) in a stored message."""
 _WANTED: Final = (b'"message"', b'"draft_feedback"', b'"erasure"')
 _ENGAGING: Final = tuple(m.encode() for m in (*CHURN_MODELS, *SEGMENT_MODELS))
 """The insights engagement reads: churn risk and segments (a byte test before parsing)."""
@@ -269,6 +272,28 @@ class ReplyRequests:
             return
         if labels is not None:
             dm.FEEDBACK.labels(*labels, fb.verdict).inc()
+            if fb.verdict == "edited" and fb.final_text and self.settings.drafting_learn_edits:
+                await self._learn_edit(fb.draft_id, fb.final_text)
+
+    async def _learn_edit(self, draft_id: str, final_text: str) -> None:
+        """An edited reply becomes an example for the customer's later prompts, when
+        neither it nor the message it answers holds an identifier (names are not
+        detected: see docs/drafting.md)."""
+        try:
+            draft = await self.store.draft(draft_id)
+            if draft is None or not draft.get("message"):
+                return
+            message, customer = str(draft["message"]), str(draft["customer_id"])
+            found = Redacted("")
+            self.redactor.redact(final_text, found)
+            self.redactor.redact(message, found)
+            if found.values or PLACEHOLDER.search(message) or PLACEHOLDER.search(final_text):
+                dm.EDITS.labels("identifiers").inc()
+                return
+            await self.store.keep_shot(customer, message, final_text)
+            dm.EDITS.labels("kept").inc()
+        except DraftStoreError as exc:
+            log.warning("edited reply of %s not kept: %s", draft_id, exc)
 
     async def erase(self, erasure: ErasureRequest) -> None:
         cid = erasure.customer_id

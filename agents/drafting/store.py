@@ -20,6 +20,9 @@ markers, kept for good: a replay of an erased customer's messages may come any t
   published on the channel ``live`` (pushed to open consoles);
 - ``cust:{customer_id}``: ``request_id|conversation_id`` of each cached draft, and
   ``erased:{customer_id}``: the erasure time (epoch seconds);
+- ``shots:{customer_id}``: the customer's last ``SHOTS_MAX`` messages with the replies
+  reviewers edited and sent for them (newest first), examples for that customer's
+  later prompts; deleted with the customer;
 - ``stats:feedback``: hash ``model|prompt_version|verdict`` -> count; ``fb:{event_id}``
   counts each feedback event once.
 
@@ -55,6 +58,7 @@ _STATES: dict[int, ClaimState] = {1: "mine", 2: "live", 0: "orphaned"}
 
 
 QUEUE_MAX = 10_000  # conversations indexed for the console's queue
+SHOTS_MAX = 3  # edited replies kept per customer as prompt examples
 
 
 def _epoch(created_at: str) -> float:
@@ -230,6 +234,22 @@ class DraftStore:
         await self._run("feedback count", pipe)
         return labels
 
+    async def keep_shot(self, customer_id: str, message: str, reply: str) -> None:
+        """Keep a reviewer's edited reply to one of the customer's messages."""
+        key = self.key("shots", customer_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.lpush(key, orjson.dumps([message, reply]))
+        pipe.ltrim(key, 0, SHOTS_MAX - 1)
+        pipe.expire(key, self.ttl_s)
+        await self._run("write of an edited reply", pipe)
+
+    async def shots(self, customer_id: str) -> list[tuple[str, str]]:
+        """The customer's kept ``(message, edited reply)`` pairs, newest first."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.lrange(self.key("shots", customer_id), 0, SHOTS_MAX - 1)
+        (raw,) = await self._run("read of edited replies", pipe)
+        return [(str(q), str(a)) for q, a in (orjson.loads(item) for item in raw)]
+
     async def feedback_counts(self) -> dict[str, int]:
         pipe = self.client.pipeline(transaction=False)
         pipe.hgetall(self.key("stats", "feedback"))
@@ -255,7 +275,7 @@ class DraftStore:
             pipe.hdel(self.key("verdicts", conv), f"draft-{rid}")
             if conv:
                 pipe.zrem(self.queue_key, conv)
-        pipe.delete(cust)
+        pipe.delete(cust, self.key("shots", customer_id))
         pipe.set(self.key("erased", customer_id), repr(at))  # kept: replays come later
         await self._run("erasure", pipe)
         return len(members)

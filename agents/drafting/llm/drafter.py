@@ -60,6 +60,8 @@ class Request:
     values: Mapping[str, str] = field(default_factory=dict)
     """What the placeholders already in ``message`` and ``turns`` stand for (a reply
     request is redacted before it is published)."""
+    shots: Sequence[tuple[str, str]] = ()
+    """Reviewer-edited replies to this customer's earlier messages (no identifiers)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Drafter:
             sentiment_trend=req.sentiment_trend,
             features=req.features,
             turns=turns,
+            shots=[(one_line(neutralise(q)[0]), one_line(neutralise(a)[0])) for q, a in req.shots],
         )
         return build(ctx, self.config.policy, self.config.style), red, flags, message
 

@@ -12,6 +12,10 @@ policy text, so changing the configured policy or tone changes the version.
 (True, True)
 >>> build(ctx, policy, "chat").messages[0]["role"]
 'system'
+>>> shot = ("is my parcel lost?", "Not lost: it leaves the depot today.")
+>>> taught = Context(message="any news?", shots=[shot])
+>>> "Agent: Not lost: it leaves the depot today." in build(taught, policy, "completion").text
+True
 """
 
 from __future__ import annotations
@@ -81,6 +85,9 @@ class Context:
     sentiment_trend: float | None = None
     features: Mapping[str, Feature] = field(default_factory=dict)
     turns: Sequence[Turn] = ()
+    shots: Sequence[tuple[str, str]] = ()
+    """The customer's earlier messages and the replies reviewers edited and sent for
+    them (newest first): examples of how the team answers this customer."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,9 @@ def _chat(ctx: Context, policy: Policy) -> Prompt:
     lines = [INSTRUCTIONS, f"Tone: {tone_for(ctx, policy)}"]
     lines += [f"Policy: {s}" for s in policy.snippets]
     lines.append("Customer context:\n" + "\n".join(f"- {f}" for f in describe(ctx)))
+    if ctx.shots:
+        lines.append("Replies the team wrote to this customer before (follow their style):")
+        lines += [f"- Customer: {q}\n  Agent: {a}" for q, a in ctx.shots]
     system = "\n".join(lines)
     history = "\n".join(f"{t.role}: {t.text}" for t in ctx.turns)
     if ctx.kind == "engagement":
@@ -177,7 +187,7 @@ def _completion(ctx: Context, policy: Policy) -> Prompt:
         f"{tone_for(ctx, policy)} Each reply answers the customer in two or three sentences."
     )
     parts = [header, *(f"Policy: {s}" for s in policy.snippets), ""]
-    for question, answer in SHOTS:
+    for question, answer in (*SHOTS, *reversed(ctx.shots)):  # the team's own last
         parts += [f"Customer: {question}", f"Agent: {answer}", ""]
     parts.append("Notes: " + "; ".join(describe(ctx)) + ".")
     for turn in ctx.turns:

@@ -139,6 +139,12 @@ class DraftingSettings(BaseModel):
         description="Drafting: the intent model's prediction steers the reply rule, the "
         "priority and the template when at least this confident; else the keyword rules",
     )
+    drafting_learn_edits: bool = Field(
+        True,
+        description="Drafting: a reply a reviewer edited and sent becomes an example in the "
+        "prompts of that customer's later drafts (kept only when neither the message nor "
+        "the reply holds an identifier the redaction finds)",
+    )
     drafting_webhook_url: str | None = Field(
         None,
         description="Drafting: POST every drafted reply here (JSON, signed with "
