@@ -135,6 +135,9 @@ class DraftFeedback(Envelope):
     verdict: FeedbackVerdict
     final_text: Text | None = None
     agent_id: Id | None = None
+    intent: Label | None = None
+    """The intent the draft was written for (the console sends it): what an ``accepted``
+    verdict confirms; without it the keyword rules' intent of the message is used."""
 
 
 class ErasureRequest(Envelope):

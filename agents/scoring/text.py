@@ -119,7 +119,7 @@ def feedback(turn: Turn, event: DraftFeedback) -> None:
         sm.FEEDBACK.labels(verdict, "unmatched").inc()
         return
     _, text = found
-    intent = detect(text)
+    intent = event.intent or detect(text)  # the draft's own intent, when the verdict says
     if intent in UNNAMED:
         sm.FEEDBACK.labels(verdict, "no_label").inc()
         return

@@ -46,7 +46,8 @@ BODIES: dict[str, dict[str, Any]] = orjson.loads("""{
   "label": {"message_event_id": "e-msg-1", "kind": "intent", "value": "delivery_status",
             "agent_id": "agent-7"},
   "draft_feedback": {"draft_id": "d-1", "verdict": "edited",
-                     "final_text": "Your parcel ships today.", "agent_id": "agent-7"},
+                     "final_text": "Your parcel ships today.", "agent_id": "agent-7",
+                     "intent": "track_order"},
   "erasure": {"reason": "customer request"}
 }""")
 

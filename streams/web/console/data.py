@@ -162,6 +162,8 @@ class Console:
             event["final_text"] = text
         if agent_id:
             event["agent_id"] = agent_id
+        if draft.get("intent"):  # what an accepted verdict confirms
+            event["intent"] = draft["intent"]
         raw, key = orjson.dumps(event), str(draft["customer_id"]).encode()
         outcome = check(raw, key, datetime.now(UTC), self.limits)
         if not isinstance(outcome, Accepted):

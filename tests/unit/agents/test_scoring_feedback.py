@@ -161,3 +161,19 @@ def test_bad_inputs_are_counted_never_raised() -> None:
     pipe.feed(event("subscription", "s7", "a", 32, action="cancelled"))
     assert models.churn.version == 2
     assert bad_input("churn", "duplicate_outcome") - before[("churn", "duplicate_outcome")] == 2
+
+
+def test_accepted_feedback_confirms_the_drafts_own_intent_when_it_says() -> None:
+    """A draft written for the model's intent (the console sends it with the verdict):
+    that intent is what the acceptance confirms, not the keyword rules' guess."""
+    pipe = Pipeline()
+    models = pipe.scorer.models(0)
+    text = "my parcel from the spring sale never showed up"
+    assert detect(text) != "missing_delivery"
+    pipe.feed(message(1, text, t=10))
+    said = event(
+        "draft_feedback", "f1", "c1", 15, draft_id="draft-m1", verdict="accepted",
+        intent="missing_delivery",
+    )  # fmt: skip
+    pipe.feed(said)
+    assert models.models["intent"].predict_one({"text": text}).value == "missing_delivery"
