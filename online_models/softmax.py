@@ -102,6 +102,12 @@ class SparseSoftmax(base.Classifier):
         self._gb = 0.0
         self._seen: FloatArray = np.zeros(0)
 
+    def fade(self, factor: float) -> None:
+        """Scale the AdaGrad accumulators by ``factor``: the weights learnt so far become
+        a prior that the next updates move further (a warm start's tenant labels)."""
+        self._g = self._g * factor
+        self._gb = self._gb * factor
+
     @property
     def _multiclass(self) -> bool:
         return True

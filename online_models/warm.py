@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Final
 
 from online_models.base import Features, OnlineModel, Prediction
 from online_models.checkpoint import Checkpointer
-from online_models.text_models import IntentModel, SentimentModel, TextClassifierModel
+from online_models.text_models import IntentModel, SentimentModel
 
 RECIPE: Final = (
     "intent: bitext train, 2 passes; sentiment: VADER lexicon words |v|>=0.5, VADER-labelled "
@@ -92,13 +92,6 @@ def snapshot_id(data_dir: Path | None) -> str:
     return f"warm-{digest.hexdigest()[:10]}"
 
 
-def fade(model: TextClassifierModel, factor: float = FADE) -> None:
-    """Scale the classifier's AdaGrad accumulators: later updates count for more."""
-    classifier: Any = model.classifier
-    classifier._g = classifier._g * factor
-    classifier._gb = classifier._gb * factor
-
-
 def train(data_dir: Path | None = None) -> WarmStart:
     """Train the warm-start snapshot from the shipped datasets (a few seconds)."""
     import importlib  # noqa: PLC0415 - training only: a worker just loads the snapshot
@@ -134,7 +127,7 @@ def train(data_dir: Path | None = None) -> WarmStart:
     for text, label in weak:
         sentiment.learn_one({"text": text}, label)
     for model in (intent, sentiment):
-        fade(model)
+        model.classifier.fade(FADE)
     sources = {
         "bitext": len(bitext.train),
         "banking77": len(banking.train),

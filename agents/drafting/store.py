@@ -65,6 +65,15 @@ def _epoch(created_at: str) -> float:
     return datetime.fromisoformat(created_at).timestamp()
 
 
+def _reviewed(drafts: dict[bytes, bytes], verdicts: dict[bytes, bytes]) -> list[dict[str, Any]]:
+    """A conversation's stored drafts, oldest first, each with its verdict."""
+    verdict = {k.decode(): v.decode() for k, v in verdicts.items()}
+    out = [orjson.loads(raw) for raw in drafts.values()]
+    for draft in out:
+        draft["review"] = verdict.get(draft["draft_id"], "pending")
+    return sorted(out, key=lambda d: (d["created_at"], d["draft_id"]))
+
+
 class DraftStoreError(RapportError):
     """Redis refused or could not be reached; the message names the operation."""
 
@@ -163,14 +172,11 @@ class DraftStore:
             convs = await self.client.zrevrange(self.queue_key, 0, 4 * limit - 1)
         except (RedisError, OSError) as exc:
             raise DraftStoreError(f"Redis read of the queue failed: {exc}") from exc
-        waiting = []
-        for raw in convs:
-            drafts = await self.conversation(raw.decode() if isinstance(raw, bytes) else str(raw))
-            if drafts and drafts[-1]["review"] == "pending":
-                waiting.append(drafts[-1])
-            if len(waiting) == limit:
-                break
-        return waiting
+        ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in convs]
+        waiting = [
+            d[-1] for d in await self.conversations(ids) if d and d[-1]["review"] == "pending"
+        ]
+        return waiting[:limit]
 
     async def draft(self, draft_id: str) -> dict[str, Any] | None:
         """One draft as the console shows it (None when unknown, expired or erased)."""
@@ -203,15 +209,16 @@ class DraftStore:
 
     async def conversation(self, conversation_id: str) -> list[dict[str, Any]]:
         """Drafts of a conversation, oldest first, each with its review verdict."""
+        return (await self.conversations([conversation_id]))[0]
+
+    async def conversations(self, ids: list[str]) -> list[list[dict[str, Any]]]:
+        """:meth:`conversation` of each id, in one round trip."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(self.key("conv", conversation_id))
-        pipe.hgetall(self.key("verdicts", conversation_id))
-        drafts, verdicts = await self._run("read of a conversation's drafts", pipe)
-        verdict = {k.decode(): v.decode() for k, v in verdicts.items()}
-        out = [orjson.loads(raw) for raw in drafts.values()]
-        for draft in out:
-            draft["review"] = verdict.get(draft["draft_id"], "pending")
-        return sorted(out, key=lambda d: (d["created_at"], d["draft_id"]))
+        for conversation_id in ids:
+            pipe.hgetall(self.key("conv", conversation_id))
+            pipe.hgetall(self.key("verdicts", conversation_id))
+        found = await self._run("read of conversations' drafts", pipe)
+        return [_reviewed(d, v) for d, v in zip(found[::2], found[1::2], strict=True)]
 
     async def feedback(self, event_id: str, draft_id: str, verdict: str) -> tuple[str, str] | None:
         """Count one feedback event once: ``(model, prompt_version)``, None if seen."""

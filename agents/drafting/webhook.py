@@ -3,8 +3,8 @@
 
 A consumer group of its own (``{app id}-webhook``), run as a task in each worker that
 drafts: partitions are shared among the workers, and the webhook never holds up an
-agent. Each record is delivered in order, its offset committed once the receiver
-answered 2xx. The body is the record's JSON as published; headers:
+agent. Each record is delivered in order; its offset is committed once the receiver
+answered 2xx (or it was dead-lettered). The body is the record's JSON as published; headers:
 
 - ``X-Rapport-Signature: sha256=<hex>``: HMAC-SHA256 under
   ``RAPPORT_DRAFTING_WEBHOOK_SECRET`` of ``{timestamp}.{body}``;
@@ -18,7 +18,8 @@ refused with another 4xx, goes to the dead-letter topic (``webhook_undeliverable
 ``rapport_webhook_deliveries_total{outcome="dead_letter"}``). A delivered draft is marked
 in Redis (``{prefix}webhook:sent:{draft_id}``) before its offset is committed, so a
 record read again after a crash or a rebalance is not sent twice; only a crash between
-the receiver's 2xx and that mark sends it again (with the same draft id).
+the receiver's 2xx and that mark sends it again (with the same draft id). Offsets are
+committed once per fetched batch, after every record of it was handled.
 
 >>> sign(b"k", b'{"a":1}', 1700000000)
 'sha256=1b6ad1bc9bf48c52ce01939866d5877c6cc4e87ddad27e16673cb8c4964394a3'
@@ -95,10 +96,11 @@ class Webhook:
             async with aiohttp.ClientSession() as http:
                 while True:
                     batch = await consumer.getmany(timeout_ms=1000, max_records=100)
-                    for tp, records in batch.items():
+                    for records in batch.values():
                         for record in records:
                             await self._one(http, producer, record)
-                            await consumer.commit({tp: record.offset + 1})
+                    if batch:  # each delivered (or dead-lettered) and marked: one commit
+                        await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
         finally:
             await consumer.stop()
             await producer.stop()

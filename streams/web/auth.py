@@ -109,9 +109,11 @@ def middleware(table: dict[str, str], sessions: Sessions) -> Middleware:
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        session = sessions.verify(request.cookies.get(COOKIE))
-        role = None if session is None else session.role
-        status, reason = decide(request.path, bearer(request), table, role)
+        token, role = bearer(request), None
+        if table and not token and request.path not in OPEN:  # a console's session, if any
+            session = sessions.verify(request.cookies.get(COOKIE))
+            role = None if session is None else session.role
+        status, reason = decide(request.path, token, table, role)
         if status == 401 and request.method == "GET" and is_console_page(request.path):
             raise web.HTTPSeeOther(f"/console/login?next={quote(request.path_qs)}")
         if status != 200:

@@ -27,7 +27,7 @@ from tests.integration.test_drafting_worker import event, message, wire, worker_
 from tests.support.browser import chromium
 from tests.support.drafting import fault
 from tests.support.fault_llm import FaultLLM
-from tests.support.kafka_io import produce
+from tests.support.kafka_io import collect, produce
 from tests.support.workers import WorkerProcess
 
 __all__ = ["fault"]
@@ -190,3 +190,22 @@ async def test_console_review_in_a_browser(
         await page.wait_for_selector("#login")
         await page.goto(f"{base}/console")
         assert page.url.startswith(f"{base}/console/login")
+
+
+async def test_an_open_console_signs_its_first_page_and_takes_the_verdict(
+    scope: Scope, start_worker: Callable[..., WorkerProcess], fault: FaultLLM
+) -> None:
+    """Without RAPPORT_WEB_TOKENS (a laptop) no sign-in: a conversation opened first
+    still carries the CSRF token of the session it issues, and its verdict is sent."""
+    fault.reset("ok", latency_s=0.1)
+    worker = start_worker(**worker_env(fault))
+    base = f"http://127.0.0.1:{worker.port}"
+    await produce(scope.topic("interactions"), wire([message("o1", "c-o", "conv-o", "hello?")]))
+    await collect(scope.topic("drafted_replies"), 1, timeout=60)
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/console/conversations/conv-o")  # no queue page before
+        assert await page.locator("form.verdict input[name=csrf]").input_value()
+        await page.click("button[value=accepted]")
+        await page.wait_for_selector("p.notice")
+        assert "accepted: sent as feedback" in await page.inner_text("p.notice")

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
-from prometheus_client import REGISTRY
+from prometheus_client import Gauge
 
+from agents.drafting.metrics import BREAKER_OPEN, DRAFT_MODE
 from agents.drafting.store import DraftStore, DraftStoreError
 from schemas.validate import Accepted, Limits, check
+from streams.core.metrics import CONSUMER_LAG_MESSAGES, CONSUMER_LAG_SECONDS
 from streams.core.runtime import Runtime, tables_ready
 from streams.web.features import ID, FeatureSource, redis_answer, table_body
 
@@ -71,15 +73,10 @@ def literal(value: str) -> str:
 
 def ops(settings: Any) -> dict[str, Any]:
     """Consumer lag (records, and seconds of the oldest), the LLM breaker, drafting mode."""
-    records, seconds = 0.0, 0.0
-    for metric in REGISTRY.collect():
-        for sample in metric.samples:
-            if sample.name == "rapport_consumer_lag_messages":
-                records += sample.value
-            elif sample.name == "rapport_consumer_lag_seconds":
-                seconds = max(seconds, sample.value)
-    breaker = REGISTRY.get_sample_value("rapport_llm_breaker_open")
-    cheap = REGISTRY.get_sample_value("rapport_drafting_cheap_mode")
+    records = sum(s.value for m in CONSUMER_LAG_MESSAGES.collect() for s in m.samples)
+    seconds = max((s.value for m in CONSUMER_LAG_SECONDS.collect() for s in m.samples), default=0)
+    breaker = _value(BREAKER_OPEN)
+    cheap = _value(DRAFT_MODE)
     mode = "cheap (under lag)" if cheap else "normal"
     if not settings.drafting_enabled:
         mode = "off"
@@ -90,6 +87,10 @@ def ops(settings: Any) -> dict[str, Any]:
         "drafting": mode,
         "model": settings.llm_model,
     }
+
+
+def _value(gauge: Gauge) -> float:
+    return sum(s.value for m in gauge.collect() for s in m.samples)
 
 
 class Console:
@@ -132,8 +133,9 @@ class Console:
 
     async def verdict(
         self, draft_id: str, verdict: str, final_text: str | None, agent_id: str | None
-    ) -> dict[str, Any]:
-        """Send the reviewer's verdict as a ``draft_feedback`` event; the event."""
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Send the reviewer's verdict as a ``draft_feedback`` event; the event and the
+        draft it is about."""
         checked_id(draft_id, "draft id")
         if verdict not in VERDICTS:
             raise ConsoleError(400, f"verdict must be one of {', '.join(VERDICTS)}")
@@ -170,7 +172,7 @@ class Console:
             raise ConsoleError(400, outcome.reason)
         topic = self.runtime.topics["interactions"]
         await (await topic.send(key=key, value=raw))
-        return event
+        return event, draft
 
     async def customer(self, customer_id: str) -> Customer360:
         checked_id(customer_id, "customer id")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -76,16 +77,16 @@ def register(runtime: Runtime, console: Console, sessions: Sessions) -> None:
             resp.del_cookie(COOKIE, path="/")
         return cast(Response, resp)  # Faust's views answer with aiohttp's responses
 
-    def page(request: Request, title: str, body: str) -> Response:
-        """A console page; an open console (no tokens) issues its session here."""
+    def page(request: Request, title: str, body: Callable[[str], str]) -> Response:
+        """A console page, its ``body`` rendered with the session's CSRF token; an open
+        console (no tokens) issues its session here."""
         session, cookie = session_of(request), None
         if session is None:  # only reachable without tokens: the middleware signs in first
             cookie = sessions.issue("agent")
             session = sessions.verify(cookie)
             assert session is not None
-        text = html.page(
-            title, body, csrf=sessions.csrf(session), ops=ops(settings), signed_in=bool(table)
-        )
+        csrf = sessions.csrf(session)
+        text = html.page(title, body(csrf), csrf=csrf, ops=ops(settings), signed_in=bool(table))
         return respond(text, cookie=cookie)
 
     def failed(exc: ConsoleError) -> Response:
@@ -106,7 +107,7 @@ def register(runtime: Runtime, console: Console, sessions: Sessions) -> None:
                 drafts = await console.queue()
             except ConsoleError as exc:
                 return failed(exc)
-            return page(request, "Queue", html.queue(drafts))
+            return page(request, "Queue", lambda _: html.queue(drafts))
 
     @app.page("/console/stream")
     class Stream(View):
@@ -120,11 +121,12 @@ def register(runtime: Runtime, console: Console, sessions: Sessions) -> None:
                 drafts, thread = await console.conversation(conversation_id)
             except ConsoleError as exc:
                 return failed(exc)
-            session = session_of(request)
-            csrf = sessions.csrf(session) if session else ""
             sent = request.query.get("sent")
-            body = html.conversation(conversation_id, drafts, thread, csrf, sent)
-            return page(request, f"Conversation {conversation_id}", body)
+            return page(
+                request,
+                f"Conversation {conversation_id}",
+                lambda csrf: html.conversation(conversation_id, drafts, thread, csrf, sent),
+            )
 
     @app.page("/console/drafts/{draft_id}")
     class Verdict(View):
@@ -132,13 +134,12 @@ def register(runtime: Runtime, console: Console, sessions: Sessions) -> None:
             try:
                 session, form = await form_of(request)
                 agent_id = f"agent-{session.who}" if session.who else None
-                event = await console.verdict(
+                event, draft = await console.verdict(
                     draft_id, str(form.get("verdict", "")), form.get("final_text"), agent_id
                 )
-                draft = await console.drafts.draft(draft_id)
             except ConsoleError as exc:
                 return failed(exc)
-            conv = quote(str(draft["conversation_id"]) if draft else "", safe="")
+            conv = quote(str(draft["conversation_id"]), safe="")
             sent = quote(f"{event['verdict']}: sent as feedback {event['event_id']}")
             return respond("", status=303, location=f"/console/conversations/{conv}?sent={sent}")
 
@@ -155,7 +156,7 @@ def register(runtime: Runtime, console: Console, sessions: Sessions) -> None:
                 found = await console.customer(customer_id)
             except ConsoleError as exc:
                 return failed(exc)
-            return page(request, f"Customer {customer_id}", html.customer(found))
+            return page(request, f"Customer {customer_id}", lambda _: html.customer(found))
 
     @app.page("/console/login")
     class Login(View):
