@@ -71,7 +71,8 @@ def _reviewed(drafts: dict[bytes, bytes], verdicts: dict[bytes, bytes]) -> list[
     out = [orjson.loads(raw) for raw in drafts.values()]
     for draft in out:
         draft["review"] = verdict.get(draft["draft_id"], "pending")
-    return sorted(out, key=lambda d: (d["created_at"], d["draft_id"]))
+    # in the order of the messages they answer: drafts are written concurrently
+    return sorted(out, key=lambda d: (d.get("message_at") or d["created_at"], d["draft_id"]))
 
 
 class DraftStoreError(RapportError):
@@ -208,7 +209,8 @@ class DraftStore:
         await self._run("publish mark", pipe)
 
     async def conversation(self, conversation_id: str) -> list[dict[str, Any]]:
-        """Drafts of a conversation, oldest first, each with its review verdict."""
+        """Drafts of a conversation in the order of the messages they answer, each with
+        its review verdict."""
         return (await self.conversations([conversation_id]))[0]
 
     async def conversations(self, ids: list[str]) -> list[list[dict[str, Any]]]:
